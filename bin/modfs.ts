@@ -1,0 +1,113 @@
+// modfs command line.
+import { execFile } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { Fetcher } from '../lib/fetcher/fetcher.js';
+import { mountOperations, MountError } from '../lib/fs/mount.js';
+import { Operations } from '../lib/fs/operations.js';
+import { Store } from '../lib/store/store.js';
+import { ProxyClient } from '../lib/upstream/client.js';
+import { createLogger, LEVELS, type Level } from '../lib/util/log.js';
+
+const run = promisify(execFile);
+
+function defaultStore(): string {
+  const base = process.env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
+  return path.join(base, 'modfs');
+}
+
+/** $GOPROXY, else what the installed go command uses by default. */
+async function defaultUpstream(): Promise<string | null> {
+  if (process.env.GOPROXY) return process.env.GOPROXY;
+  try {
+    const { stdout } = await run('go', ['env', 'GOPROXY'], { env: { ...process.env, GOFLAGS: '' } });
+    return stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function mountCommand(argv: {
+  mountpoint: string;
+  store: string;
+  upstream?: string;
+  offline: boolean;
+  allowOther: boolean;
+  logLevel: Level;
+  negativeTtl: number;
+  timeout: number;
+}): Promise<void> {
+  const log = createLogger(argv.logLevel);
+  const upstreamList = argv.offline ? null : (argv.upstream || (await defaultUpstream()));
+  if (!argv.offline && !upstreamList) {
+    throw new MountError('no upstream: pass --upstream URL, set GOPROXY, or use --offline');
+  }
+  const store = await Store.open(argv.store);
+  const upstream = upstreamList
+    ? new ProxyClient({ proxy: upstreamList, timeoutMs: argv.timeout * 1000, log: (l) => log.debug(l) })
+    : null;
+  const fetcher = new Fetcher({ store, upstream, negativeTtlMs: argv.negativeTtl * 1000, log: (l) => log.warn(l) });
+  const ops = new Operations(store, fetcher, { log: (l) => log.error(l) });
+  const mounted = await mountOperations(argv.mountpoint, ops, {
+    allowOther: argv.allowOther,
+    log: (l) => log.warn(l),
+  });
+  log.info(`mounted ${mounted.mountpoint} (store ${store.dir}, ${upstreamList ? 'upstream ' + redact(upstreamList) : 'offline'})`);
+  process.stdout.write(
+    `modfs: mounted at ${mounted.mountpoint}\n` +
+      `Use it with:\n  export GOMODCACHE=${mounted.mountpoint} GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local\n`,
+  );
+  let stopping = false;
+  const stop = (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${sig}: unmounting ${mounted.mountpoint}`);
+    mounted.unmount().then(() => {
+      store.close();
+      log.info('unmounted');
+      process.exit(0);
+    });
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+function redact(list: string): string {
+  return list.replace(/\/\/[^/@]*@/g, '//');
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('modfs')
+  .usage('$0 <command> [options]\n\nA read-only Go module cache (GOMODCACHE) filled on first access from a module proxy.')
+  .command(
+    'mount <mountpoint>',
+    'Mount the module cache at <mountpoint> and serve until SIGINT/SIGTERM',
+    (y) =>
+      y
+        .positional('mountpoint', { type: 'string', demandOption: true, describe: 'an existing empty directory' })
+        .option('store', { type: 'string', default: defaultStore(), describe: 'store directory (a git repository lives inside)', defaultDescription: '$XDG_CACHE_HOME/modfs or ~/.cache/modfs' })
+        .option('upstream', { type: 'string', describe: 'GOPROXY-style list of module proxies', defaultDescription: '$GOPROXY, else `go env GOPROXY`' })
+        .option('offline', { type: 'boolean', default: false, describe: 'serve only what is stored; never contact upstream' })
+        .option('allow-other', { type: 'boolean', default: false, describe: 'let other users (and containers) read the mount; needs user_allow_other in /etc/fuse.conf for non-root' })
+        .option('log-level', { choices: LEVELS, default: 'info' as Level, describe: 'log verbosity (stderr)' })
+        .option('negative-ttl', { type: 'number', default: 5, describe: 'seconds a failed fetch is remembered' })
+        .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' }),
+    async (argv) => {
+      await mountCommand(argv as unknown as Parameters<typeof mountCommand>[0]);
+    },
+  )
+  .demandCommand(1, 'name a command')
+  .strict()
+  .fail((msg, err, y) => {
+    if (err) {
+      process.stderr.write(`modfs: ${err instanceof MountError ? err.message : err.stack ?? err.message}\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`${y.help()}\n\nmodfs: ${msg}\n`);
+    process.exit(2);
+  })
+  .help()
+  .parseAsync();

@@ -1,0 +1,272 @@
+// Filesystem operations over the namespace: what each path's attributes and bytes are,
+// answered from the store, fetching on first access. Knows nothing about FUSE.
+import { unescapeVersion } from '../gomod/escape.js';
+import { sortVersions } from '../gomod/semver.js';
+import { FetchError, type Fetcher } from '../fetcher/fetcher.js';
+import type { Store, StoredFile, StoredVersion } from '../store/store.js';
+import { readZipRange } from '../store/zip-layout.js';
+import { resolvePath, type Node } from './namespace.js';
+
+export type ErrnoName = 'ENOENT' | 'EIO' | 'EROFS' | 'EBADF' | 'EISDIR' | 'ENOTDIR';
+
+export class FsError extends Error {
+  constructor(
+    readonly errno: ErrnoName,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface Attr {
+  mode: number;
+  size: number;
+  mtime: Date;
+  nlink: number;
+}
+
+type Handle =
+  | { kind: 'bytes'; data: Buffer }
+  | { kind: 'file'; file: StoredFile; data?: Buffer }
+  | { kind: 'zip'; version: StoredVersion };
+
+const DIR_MODE = 0o040555;
+const FILE_MODE = 0o100444;
+const EPOCH = new Date(0);
+const O_ACCMODE = 3;
+const O_TRUNC = 0o1000;
+
+const dirAttr = (mtime = EPOCH): Attr => ({ mode: DIR_MODE, size: 4096, mtime, nlink: 2 });
+const fileAttr = (size: number, mtime: Date): Attr => ({ mode: FILE_MODE, size, mtime, nlink: 1 });
+
+export interface OperationsOptions {
+  log?: (line: string) => void;
+}
+
+export class Operations {
+  private readonly handles = new Map<number, Handle>();
+  private nextFd = 1;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly store: Store,
+    private readonly fetcher: Fetcher,
+    opts: OperationsOptions = {},
+  ) {
+    this.log = opts.log ?? (() => undefined);
+  }
+
+  private resolve(path: string): Node {
+    const n = resolvePath(path);
+    if (n.kind === 'reject') throw new FsError('ENOENT', `${path}: ${n.reason}`);
+    return n;
+  }
+
+  private async guard<T>(work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (err) {
+      if (err instanceof FsError) throw err;
+      if (err instanceof FetchError) throw new FsError(err.errno, err.message);
+      this.log(`modfs: internal error: ${(err as Error).stack ?? err}`);
+      throw new FsError('EIO', (err as Error).message);
+    }
+  }
+
+  getattr(path: string): Promise<Attr> {
+    return this.guard(this.getattrNode(this.resolve(path), path));
+  }
+
+  private async getattrNode(n: Node, path: string): Promise<Attr> {
+    switch (n.kind) {
+      case 'root':
+      case 'cache':
+      case 'download-prefix':
+      case 'module-prefix':
+      case 'version-dir':
+        return dirAttr();
+      case 'list':
+        return fileAttr((await this.listBytes(n.escaped)).length, EPOCH);
+      case 'version-file': {
+        const data = await this.versionFileBytes(n.module, n.version, n.ext);
+        if (data) return fileAttr(data.length, await this.versionTime(n.module, n.version));
+        const v = await this.fetcher.version(n.module, n.version);
+        return fileAttr(v.zip.size, v.time);
+      }
+      case 'module-entry': {
+        const v = await this.fetcher.version(n.module, n.version);
+        const f = v.byPath.get(n.rel);
+        if (f) return fileAttr(f.size, v.time);
+        if (v.dirs.has(n.rel)) return dirAttr(v.time);
+        throw new FsError('ENOENT', `${path}: no such file in ${n.module}@${n.version}`);
+      }
+    }
+  }
+
+  /** Bytes of .mod/.info/.ziphash; null for .zip, which is served by ranges. */
+  private async versionFileBytes(module: string, version: string, ext: string): Promise<Buffer | null> {
+    switch (ext) {
+      case 'mod':
+        return this.fetcher.mod(module, version);
+      case 'info':
+        return this.fetcher.info(module, version);
+      case 'ziphash':
+        return Buffer.from((await this.fetcher.version(module, version)).ziphash);
+      default:
+        return null;
+    }
+  }
+
+  private async versionTime(module: string, version: string): Promise<Date> {
+    try {
+      const info = await this.fetcher.info(module, version);
+      const t = new Date(JSON.parse(info.toString('utf8')).Time);
+      return Number.isNaN(t.getTime()) ? EPOCH : t;
+    } catch {
+      return EPOCH;
+    }
+  }
+
+  private async listBytes(escaped: string): Promise<Buffer> {
+    const refs = await this.store.listRefs();
+    const versions = refs.get(escaped);
+    const lines: string[] = [];
+    if (versions) {
+      for (const [ev, kinds] of versions) {
+        if (kinds.has('zip') || kinds.has('mod')) lines.push(ev);
+      }
+    }
+    // Refs hold escaped versions; the list file holds real ones.
+    return Buffer.from(sortVersions(lines.map((l) => unescapeVersion(l))).map((v) => v + '\n').join(''));
+  }
+
+  readdir(path: string): Promise<string[]> {
+    return this.guard(this.readdirNode(this.resolve(path), path));
+  }
+
+  private async readdirNode(n: Node, path: string): Promise<string[]> {
+    switch (n.kind) {
+      case 'root':
+        return ['cache', ...(await this.prefixChildren('', true))];
+      case 'cache':
+        return ['download'];
+      case 'download-prefix':
+        return this.prefixChildren(n.escaped, false);
+      case 'module-prefix':
+        return this.prefixChildren(n.escaped, true);
+      case 'version-dir': {
+        const refs = await this.store.listRefs();
+        const names: string[] = ['list'];
+        for (const [ev, kinds] of refs.get(n.escaped) ?? []) {
+          if (kinds.has('zip')) names.push(`${ev}.info`, `${ev}.mod`, `${ev}.zip`, `${ev}.ziphash`);
+          else {
+            if (kinds.has('mod')) names.push(`${ev}.mod`);
+            if (kinds.has('info')) names.push(`${ev}.info`);
+          }
+        }
+        return names;
+      }
+      case 'module-entry': {
+        const v = await this.fetcher.version(n.module, n.version);
+        const kids = v.dirs.get(n.rel);
+        if (!kids) throw new FsError(v.byPath.has(n.rel) ? 'ENOTDIR' : 'ENOENT', path);
+        return kids;
+      }
+      default:
+        throw new FsError('ENOTDIR', path);
+    }
+  }
+
+  /**
+   * Children of a module path prefix among stored modules. At the root they are path
+   * elements and `<last>@<version>` directories; under cache/download, path elements and `@v`.
+   */
+  private async prefixChildren(escaped: string, atRoot: boolean): Promise<string[]> {
+    const refs = await this.store.listRefs();
+    const out = new Set<string>();
+    const pre = escaped ? escaped + '/' : '';
+    for (const [mod, versions] of refs) {
+      if (escaped && mod === escaped) {
+        if (!atRoot) out.add('@v');
+        continue;
+      }
+      if (!mod.startsWith(pre)) continue;
+      const rest = mod.slice(pre.length);
+      const slash = rest.indexOf('/');
+      if (slash >= 0) out.add(rest.slice(0, slash));
+      else if (atRoot) {
+        for (const [ev, kinds] of versions) if (kinds.has('zip')) out.add(`${rest}@${ev}`);
+      } else out.add(rest);
+    }
+    return [...out].sort();
+  }
+
+  open(path: string, flags: number): Promise<number> {
+    return this.guard(this.openNode(this.resolve(path), path, flags));
+  }
+
+  private async openNode(n: Node, path: string, flags: number): Promise<number> {
+    if ((flags & O_ACCMODE) !== 0 || flags & O_TRUNC) throw new FsError('EROFS', `${path}: read-only filesystem`);
+    let h: Handle;
+    switch (n.kind) {
+      case 'list':
+        h = { kind: 'bytes', data: await this.listBytes(n.escaped) };
+        break;
+      case 'version-file': {
+        const data = await this.versionFileBytes(n.module, n.version, n.ext);
+        h = data ? { kind: 'bytes', data } : { kind: 'zip', version: await this.fetcher.version(n.module, n.version) };
+        break;
+      }
+      case 'module-entry': {
+        const v = await this.fetcher.version(n.module, n.version);
+        const f = v.byPath.get(n.rel);
+        if (!f) throw new FsError(v.dirs.has(n.rel) ? 'EISDIR' : 'ENOENT', path);
+        h = { kind: 'file', file: f };
+        break;
+      }
+      default:
+        throw new FsError('EISDIR', path);
+    }
+    const fd = this.nextFd++;
+    this.handles.set(fd, h);
+    return fd;
+  }
+
+  read(fd: number, out: Buffer, pos: number): Promise<number> {
+    return this.guard(this.readHandle(fd, out, pos));
+  }
+
+  private async readHandle(fd: number, out: Buffer, pos: number): Promise<number> {
+    const h = this.handles.get(fd);
+    if (!h) throw new FsError('EBADF', `fd ${fd}`);
+    switch (h.kind) {
+      case 'bytes':
+        return copyRange(h.data, out, pos);
+      case 'file': {
+        if (pos >= h.file.size) return 0;
+        const data = h.data ?? (await this.store.readBlob(h.file.blob));
+        if (!this.store.cachesBlob(h.file.size)) h.data = data;
+        return copyRange(data, out, pos);
+      }
+      case 'zip': {
+        const v = h.version;
+        return readZipRange(v.zip, pos, out, async (i, start, end) =>
+          (await this.store.readBlob(v.files[i].blob)).subarray(start, end),
+        );
+      }
+    }
+  }
+
+  release(fd: number): void {
+    this.handles.delete(fd);
+  }
+
+  get openHandles(): number {
+    return this.handles.size;
+  }
+}
+
+function copyRange(data: Buffer, out: Buffer, pos: number): number {
+  if (pos >= data.length) return 0;
+  return data.copy(out, 0, pos, Math.min(data.length, pos + out.length));
+}

@@ -1,0 +1,79 @@
+// A long-lived `git cat-file --batch` process: reads packed objects and resolves refs
+// without starting a process per request.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+
+interface Pending {
+  name: string;
+  resolve: (v: { id: string; type: string; data: Buffer } | null) => void;
+  reject: (e: Error) => void;
+}
+
+export class CatFile {
+  private proc: ChildProcessWithoutNullStreams | null = null;
+  private queue: Pending[] = [];
+  private buf: Buffer = Buffer.alloc(0);
+  private closed = false;
+
+  constructor(private readonly gitDir: string) {}
+
+  private start(): ChildProcessWithoutNullStreams {
+    const proc = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: 'pipe' });
+    proc.stdout.on('data', (chunk: Buffer) => {
+      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+      this.drain();
+    });
+    proc.stderr.resume();
+    const fail = (why: string) => {
+      if (this.proc !== proc) return;
+      this.proc = null;
+      this.buf = Buffer.alloc(0);
+      const q = this.queue;
+      this.queue = [];
+      for (const p of q) p.reject(new Error(`git cat-file: ${why}`));
+    };
+    proc.on('error', (e) => fail(e.message));
+    proc.on('exit', (code, sig) => fail(`exited (${sig ?? code})`));
+    proc.stdin.on('error', () => undefined);
+    return proc;
+  }
+
+  private drain(): void {
+    while (this.queue.length) {
+      const nl = this.buf.indexOf(0x0a);
+      if (nl < 0) return;
+      const header = this.buf.toString('utf8', 0, nl);
+      if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
+        this.buf = this.buf.subarray(nl + 1);
+        this.queue.shift()!.resolve(null);
+        continue;
+      }
+      const [id, type, sizeText] = header.split(' ');
+      const size = Number(sizeText);
+      if (this.buf.length < nl + 1 + size + 1) return;
+      const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
+      this.buf = this.buf.subarray(nl + 1 + size + 1);
+      this.queue.shift()!.resolve({ id, type, data });
+    }
+  }
+
+  /** Looks up an object id or ref name; null when it does not exist. */
+  read(name: string): Promise<{ id: string; type: string; data: Buffer } | null> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    if (/[\n\r]/.test(name)) return Promise.reject(new Error('bad object name'));
+    if (!this.proc) this.proc = this.start();
+    return new Promise((resolve, reject) => {
+      this.queue.push({ name, resolve, reject });
+      this.proc!.stdin.write(name + '\n');
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    const p = this.proc;
+    this.proc = null;
+    if (p) {
+      p.stdin.end();
+      p.kill();
+    }
+  }
+}

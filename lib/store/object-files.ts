@@ -1,0 +1,139 @@
+// Loose git objects on disk: written by us (no process per object), read back directly
+// when loose, and through `git cat-file --batch` when packed.
+import { createHash } from 'node:crypto';
+import { promises as fsp, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { objectBytes, objectId, type ObjectType } from './git-objects.js';
+
+const deflate = promisify(zlib.deflate);
+const inflate = promisify(zlib.inflate);
+
+export class ObjectFiles {
+  private tmpCounter = 0;
+  constructor(
+    readonly gitDir: string,
+    readonly tmpDir: string,
+  ) {}
+
+  objectPath(id: string): string {
+    return path.join(this.gitDir, 'objects', id.slice(0, 2), id.slice(2));
+  }
+
+  tmpPath(tag: string): string {
+    return path.join(this.tmpDir, `${process.pid}-${++this.tmpCounter}-${tag}`);
+  }
+
+  async has(id: string): Promise<boolean> {
+    try {
+      await fsp.access(this.objectPath(id));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Writes an object held in memory; a no-op when it already exists. */
+  async write(type: ObjectType, content: Buffer): Promise<string> {
+    const id = objectId(type, content);
+    if (await this.has(id)) return id;
+    const tmp = this.tmpPath('obj');
+    await fsp.writeFile(tmp, await deflate(objectBytes(type, content)), { mode: 0o444 });
+    await this.publish(tmp, id);
+    return id;
+  }
+
+  /**
+   * Starts a blob whose size is known in advance; content arrives in chunks, so a large
+   * file never sits in memory whole.
+   */
+  blobWriter(size: number): BlobWriter {
+    return new BlobWriter(this, size);
+  }
+
+  /** Moves staged objects into the object directory; already present ones are dropped. */
+  async publishAll(staged: StagedObject[]): Promise<void> {
+    for (const s of staged) {
+      if (await this.has(s.id)) await fsp.rm(s.tmp, { force: true });
+      else await this.publish(s.tmp, s.id);
+    }
+  }
+
+  async discard(staged: StagedObject[]): Promise<void> {
+    await Promise.all(staged.map((s) => fsp.rm(s.tmp, { force: true })));
+  }
+
+  async publish(tmp: string, id: string): Promise<void> {
+    const dest = this.objectPath(id);
+    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    // rename is atomic and idempotent: a racing writer of the same id writes the same bytes.
+    await fsp.rename(tmp, dest);
+  }
+
+  /** Reads a loose object; null when it is not loose (it may be packed). */
+  async readLoose(id: string): Promise<{ type: string; data: Buffer } | null> {
+    let raw: Buffer;
+    try {
+      raw = await fsp.readFile(this.objectPath(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    const full = await inflate(raw);
+    const nul = full.indexOf(0);
+    const [type, sizeText] = full.toString('latin1', 0, nul).split(' ');
+    const data = full.subarray(nul + 1);
+    if (data.length !== Number(sizeText)) throw new Error(`corrupt loose object ${id}`);
+    return { type, data };
+  }
+}
+
+export interface StagedObject {
+  id: string;
+  tmp: string;
+}
+
+export class BlobWriter {
+  private readonly hash = createHash('sha1');
+  private readonly tmp: string;
+  private readonly deflater = zlib.createDeflate();
+  private readonly out;
+  private received = 0;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly objects: ObjectFiles,
+    private readonly size: number,
+  ) {
+    this.tmp = objects.tmpPath('blob');
+    this.out = createWriteStream(this.tmp, { mode: 0o444 });
+    this.deflater.pipe(this.out);
+    this.done = once(this.out, 'close').then(() => undefined);
+    const header = Buffer.from(`blob ${size}\0`);
+    this.hash.update(header);
+    this.deflater.write(header);
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    this.received += chunk.length;
+    if (this.received > this.size) throw new Error('blob larger than announced');
+    this.hash.update(chunk);
+    if (!this.deflater.write(chunk)) await once(this.deflater, 'drain');
+  }
+
+  /** Completes the staged object; it becomes visible only through publish(). */
+  async finish(): Promise<StagedObject> {
+    if (this.received !== this.size) throw new Error(`blob size ${this.received}, announced ${this.size}`);
+    this.deflater.end();
+    await this.done;
+    return { id: this.hash.digest('hex'), tmp: this.tmp };
+  }
+
+  async abort(): Promise<void> {
+    this.deflater.destroy();
+    this.out.destroy();
+    await fsp.rm(this.tmp, { force: true });
+  }
+}

@@ -1,0 +1,392 @@
+// The content-addressed module store: one bare git repository, a tree per module version,
+// a ref per version written last so that readers never see half a version.
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { LRUCache } from 'lru-cache';
+import { escapePath, escapeVersion } from '../gomod/escape.js';
+import { hash1, hashGoMod } from '../gomod/dirhash.js';
+import { canonicalInfo, parseInfo } from '../gomod/info.js';
+import { moduleLine } from '../gomod/gomodfile.js';
+import { GoModError } from '../gomod/errors.js';
+import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
+import { CatFile } from './cat-file.js';
+import { ObjectFiles } from './object-files.js';
+import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
+import { ingestZipFiles } from './zip-ingest.js';
+import { zipLayout, type ZipLayout } from './zip-layout.js';
+
+const run = promisify(execFile);
+
+export interface StoredFile {
+  path: string;
+  size: number;
+  crc32: number;
+  blob: string;
+}
+
+export interface StoredVersion {
+  module: string;
+  version: string;
+  tree: string;
+  files: StoredFile[];
+  byPath: Map<string, StoredFile>;
+  /** directory path ('' for the root) -> sorted child names */
+  dirs: Map<string, string[]>;
+  mod: Buffer;
+  info: Buffer;
+  ziphash: string;
+  time: Date;
+  zip: ZipLayout;
+}
+
+export interface StoreOptions {
+  /** bytes of file content kept in memory */
+  blobCacheBytes?: number;
+  /** approximate bytes of parsed version manifests kept in memory */
+  manifestCacheBytes?: number;
+}
+
+interface Manifest {
+  v: 1;
+  module: string;
+  version: string;
+  files: Array<[string, number, number, string]>;
+}
+
+export class Store {
+  readonly gitDir: string;
+  readonly tmpDir: string;
+  private readonly objects: ObjectFiles;
+  private readonly cat: CatFile;
+  private readonly blobs: LRUCache<string, Buffer>;
+  private readonly versions: LRUCache<string, StoredVersion>;
+  private refIndex: Map<string, Set<RefKind>> | null = null;
+  private refIndexAt = 0;
+
+  private constructor(
+    readonly dir: string,
+    opts: StoreOptions,
+  ) {
+    this.gitDir = path.join(dir, 'git');
+    this.tmpDir = path.join(dir, 'tmp');
+    this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
+    this.cat = new CatFile(this.gitDir);
+    const blobBytes = opts.blobCacheBytes ?? 64 << 20;
+    this.blobs = new LRUCache<string, Buffer>({
+      maxSize: blobBytes,
+      maxEntrySize: Math.max(1, Math.floor(blobBytes / 4)),
+      sizeCalculation: (b) => b.length || 1,
+    });
+    this.versions = new LRUCache<string, StoredVersion>({
+      maxSize: opts.manifestCacheBytes ?? 32 << 20,
+      sizeCalculation: (v) => 512 + v.files.reduce((n, f) => n + 120 + f.path.length * 2, 0),
+    });
+  }
+
+  static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
+    const s = new Store(path.resolve(dir), opts);
+    await fsp.mkdir(s.tmpDir, { recursive: true });
+    try {
+      await fsp.access(path.join(s.gitDir, 'HEAD'));
+    } catch {
+      await fsp.mkdir(s.gitDir, { recursive: true });
+      await run('git', ['init', '--bare', '-q', s.gitDir]);
+    }
+    await s.cleanTmp();
+    return s;
+  }
+
+  close(): void {
+    this.cat.close();
+  }
+
+  /** Removes temporary files left by processes that no longer run. */
+  async cleanTmp(): Promise<number> {
+    let removed = 0;
+    for (const name of await fsp.readdir(this.tmpDir)) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) continue;
+      await fsp.rm(path.join(this.tmpDir, name), { force: true, recursive: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  tmpPath(tag: string): string {
+    return this.objects.tmpPath(tag);
+  }
+
+  private static key(module: string, version: string): string {
+    return `${module}@${version}`;
+  }
+
+  private ref(kind: RefKind, module: string, version: string): string {
+    return refName(kind, escapePath(module), escapeVersion(version));
+  }
+
+  // ---- reading ------------------------------------------------------------------
+
+  async readObject(id: string): Promise<{ type: string; data: Buffer }> {
+    const loose = await this.objects.readLoose(id);
+    if (loose) return loose;
+    const packed = await this.cat.read(id);
+    if (!packed) throw new Error(`store: object ${id} is missing`);
+    return packed;
+  }
+
+  async readBlob(id: string): Promise<Buffer> {
+    const hit = this.blobs.get(id);
+    if (hit) return hit;
+    const { type, data } = await this.readObject(id);
+    if (type !== 'blob') throw new Error(`store: object ${id} is a ${type}, not a blob`);
+    this.blobs.set(id, data);
+    return data;
+  }
+
+  /** Whether a blob of this size fits the shared cache (larger ones are kept by their reader). */
+  cachesBlob(size: number): boolean {
+    return size <= this.blobs.maxEntrySize;
+  }
+
+  /** The stored version, or null when its zip has not been ingested. */
+  async getVersion(module: string, version: string): Promise<StoredVersion | null> {
+    const key = Store.key(module, version);
+    const hit = this.versions.get(key);
+    if (hit) return hit;
+    const obj = await this.cat.read(this.ref('zip', module, version));
+    if (!obj) return null;
+    if (obj.type !== 'tree') throw new Error(`store: ref of ${key} names a ${obj.type}`);
+    const entries = new Map(decodeTree(obj.data).map((e) => [e.name, e.id]));
+    const need = (n: string) => {
+      const id = entries.get(n);
+      if (!id) throw new Error(`store: version tree of ${key} lacks ${n}`);
+      return id;
+    };
+    const [manifestBytes, mod, info, ziphash] = await Promise.all(
+      ['manifest.json', 'go.mod', 'info', 'ziphash'].map((n) => this.readObject(need(n)).then((o) => o.data)),
+    );
+    const manifest = JSON.parse(manifestBytes.toString('utf8')) as Manifest;
+    const v = buildVersion(module, version, obj.id, manifest, mod, info, ziphash.toString('utf8'));
+    this.versions.set(key, v);
+    return v;
+  }
+
+  async hasVersion(module: string, version: string): Promise<boolean> {
+    return (await this.getVersion(module, version)) !== null;
+  }
+
+  /** The .mod bytes, from the full version or from a .mod stored alone. */
+  async getMod(module: string, version: string): Promise<Buffer | null> {
+    const cached = this.versions.get(Store.key(module, version));
+    if (cached) return cached.mod;
+    const alone = await this.cat.read(this.ref('mod', module, version));
+    if (alone) return alone.data;
+    return (await this.getVersion(module, version))?.mod ?? null;
+  }
+
+  async getInfo(module: string, version: string): Promise<Buffer | null> {
+    const cached = this.versions.get(Store.key(module, version));
+    if (cached) return cached.info;
+    const alone = await this.cat.read(this.ref('info', module, version));
+    if (alone) return alone.data;
+    return (await this.getVersion(module, version))?.info ?? null;
+  }
+
+  /** Every stored module version: escaped module path -> escaped version -> kinds stored. */
+  async listRefs(maxAgeMs = 1000): Promise<Map<string, Map<string, Set<RefKind>>>> {
+    if (!this.refIndex || Date.now() - this.refIndexAt > maxAgeMs) {
+      const { stdout } = await run('git', ['--git-dir', this.gitDir, 'for-each-ref', '--format=%(refname)', REF_ROOT], {
+        maxBuffer: 256 << 20,
+      });
+      const idx = new Map<string, Set<RefKind>>();
+      for (const line of stdout.split('\n')) {
+        const p = line && parseRefName(line);
+        if (!p) continue;
+        const k = `${p.escapedModule}@${p.escapedVersion}`;
+        if (!idx.has(k)) idx.set(k, new Set());
+        idx.get(k)!.add(p.kind);
+      }
+      this.refIndex = idx;
+      this.refIndexAt = Date.now();
+    }
+    const out = new Map<string, Map<string, Set<RefKind>>>();
+    for (const [k, kinds] of this.refIndex) {
+      const at = k.lastIndexOf('@');
+      const m = k.slice(0, at);
+      if (!out.has(m)) out.set(m, new Map());
+      out.get(m)!.set(k.slice(at + 1), kinds);
+    }
+    return out;
+  }
+
+  private noteRef(kind: RefKind, module: string, version: string): void {
+    if (!this.refIndex) return;
+    const k = `${escapePath(module)}@${escapeVersion(version)}`;
+    if (!this.refIndex.has(k)) this.refIndex.set(k, new Set());
+    this.refIndex.get(k)!.add(kind);
+  }
+
+  // ---- writing ------------------------------------------------------------------
+
+  private async setRef(ref: string, id: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await run('git', ['--git-dir', this.gitDir, 'update-ref', ref, id]);
+        return;
+      } catch (err) {
+        // A concurrent writer of the same version holds the ref lock; it writes the same id.
+        const cur = await run('git', ['--git-dir', this.gitDir, 'rev-parse', '--verify', '-q', ref]).catch(() => null);
+        if (cur && cur.stdout.trim() === id) return;
+        if (attempt >= 20) throw new Error(`store: cannot write ${ref}: ${(err as Error).message.trim()}`);
+        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
+      }
+    }
+  }
+
+  /** Stores a .mod alone (no zip), after checking it declares this module. */
+  async putMod(module: string, version: string, mod: Buffer): Promise<void> {
+    checkModFile(module, version, mod);
+    const id = await this.objects.write('blob', mod);
+    await this.setRef(this.ref('mod', module, version), id);
+    this.noteRef('mod', module, version);
+  }
+
+  /** Stores a .info alone, in canonical form, after checking it names this version. */
+  async putInfo(module: string, version: string, info: Buffer): Promise<Buffer> {
+    const canon = canonicalInfoFor(module, version, info);
+    const id = await this.objects.write('blob', canon);
+    await this.setRef(this.ref('info', module, version), id);
+    this.noteRef('info', module, version);
+    return canon;
+  }
+
+  /**
+   * Validates a downloaded zip with its .mod and .info and stores the version. The zip's
+   * own go.mod (when it has one) must equal the .mod, and the .info must name this version.
+   */
+  async ingest(module: string, version: string, src: { zipPath: string; mod: Buffer; info: Buffer }): Promise<StoredVersion> {
+    checkModFile(module, version, src.mod);
+    const info = canonicalInfoFor(module, version, src.info);
+    const { files, goMod, staged } = await ingestZipFiles(src.zipPath, module, version, this.objects);
+    try {
+      if (goMod && !goMod.equals(src.mod)) {
+        throw new GoModError('mod-mismatch', `${module}@${version}: go.mod in the zip differs from the .mod file`);
+      }
+      const prefix = `${module}@${version}/`;
+      const ziphash = hash1(files.map((f) => ({ name: prefix + f.path, sha256: f.sha256 })));
+      const manifest: Manifest = {
+        v: 1,
+        module,
+        version,
+        files: files.map((f) => [f.path, f.size, f.crc32, f.blob]),
+      };
+      await this.objects.publishAll(staged);
+      const trees: Array<{ id: string; content: Buffer }> = [];
+      const filesTree = encodeDirTree(buildDirTree(files.map((f) => ({ path: f.path, id: f.blob }))), (id, content) =>
+        trees.push({ id, content }),
+      );
+      for (const t of trees) await this.objects.write('tree', t.content);
+      const top: TreeEntry[] = [
+        { name: 'files', mode: '40000', id: filesTree },
+        { name: 'go.mod', mode: '100644', id: await this.objects.write('blob', src.mod) },
+        { name: 'info', mode: '100644', id: await this.objects.write('blob', info) },
+        { name: 'ziphash', mode: '100644', id: await this.objects.write('blob', Buffer.from(ziphash)) },
+        {
+          name: 'manifest.json',
+          mode: '100644',
+          id: await this.objects.write('blob', Buffer.from(JSON.stringify(manifest))),
+        },
+      ];
+      const topId = await this.objects.write('tree', encodeTree(top));
+      await this.setRef(this.ref('zip', module, version), topId);
+      this.noteRef('zip', module, version);
+      const v = buildVersion(module, version, topId, manifest, src.mod, info, ziphash);
+      this.versions.set(Store.key(module, version), v);
+      return v;
+    } catch (err) {
+      await this.objects.discard(staged);
+      throw err;
+    }
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function checkModFile(module: string, version: string, mod: Buffer): void {
+  const declared = moduleLine(mod);
+  if (declared !== null && declared !== module) {
+    throw new GoModError('mod-wrong-module', `${module}@${version}: go.mod declares module ${declared}`);
+  }
+  // Parse errors and hash of the go.mod are Go's business; computing it here catches names with newlines.
+  hashGoMod(mod);
+}
+
+function canonicalInfoFor(module: string, version: string, info: Buffer): Buffer {
+  let parsed: { Version: string; Time: string };
+  try {
+    parsed = parseInfo(info);
+  } catch (err) {
+    throw new GoModError('info-invalid', `${module}@${version}: .info is not valid: ${(err as Error).message}`);
+  }
+  if (parsed.Version !== version) {
+    throw new GoModError('info-wrong-version', `${module}@${version}: .info names version ${parsed.Version}`);
+  }
+  return canonicalInfo(version, parsed.Time || '0001-01-01T00:00:00Z');
+}
+
+function buildVersion(
+  module: string,
+  version: string,
+  tree: string,
+  m: Manifest,
+  mod: Buffer,
+  info: Buffer,
+  ziphash: string,
+): StoredVersion {
+  const files: StoredFile[] = m.files.map(([p, size, crc32, blob]) => ({ path: p, size, crc32, blob }));
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const dirs = new Map<string, Set<string>>([['', new Set()]]);
+  for (const f of files) {
+    const parts = f.path.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const parent = parts.slice(0, i).join('/');
+      if (!dirs.has(parent)) dirs.set(parent, new Set());
+      dirs.get(parent)!.add(parts[i]);
+    }
+  }
+  const sortedDirs = new Map([...dirs].map(([k, s]) => [k, [...s].sort()]));
+  let time: Date;
+  try {
+    time = new Date(parseInfo(info).Time);
+    if (Number.isNaN(time.getTime())) time = new Date(0);
+  } catch {
+    time = new Date(0);
+  }
+  const prefix = `${module}@${version}/`;
+  return {
+    module,
+    version,
+    tree,
+    files,
+    byPath,
+    dirs: sortedDirs,
+    mod,
+    info,
+    ziphash,
+    time,
+    zip: zipLayout(
+      files.map((f) => ({ name: prefix + f.path, size: f.size, crc32: f.crc32 })),
+      time,
+    ),
+  };
+}

@@ -1,0 +1,156 @@
+// Reads an untrusted module zip: checks every entry against Go's zip rules before any
+// byte is stored, then streams each file into a blob while hashing it, so a zip bomb
+// or a lying header is caught mid-stream with bounded memory.
+import { createHash } from 'node:crypto';
+import zlib from 'node:zlib';
+import yauzl from 'yauzl';
+import type { Entry, ZipFile } from 'yauzl';
+import { checkZipEntries, type ZipEntryMeta } from '../gomod/ziprules.js';
+import { GoModError } from '../gomod/errors.js';
+import type { ObjectFiles, StagedObject } from './object-files.js';
+
+export interface IngestedFile {
+  path: string;
+  size: number;
+  crc32: number;
+  blob: string;
+  sha256: Buffer;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+function entryMeta(e: Entry): ZipEntryMeta & { nameBytes: Buffer } {
+  const raw = (e as unknown as { fileNameRaw: Buffer }).fileNameRaw;
+  let name: string;
+  try {
+    name = utf8.decode(raw);
+  } catch {
+    name = raw.toString('latin1');
+  }
+  const unixType = (e.externalFileAttributes >>> 16) & 0o170000;
+  const madeByUnix = e.versionMadeBy >> 8 === 3;
+  return {
+    name,
+    nameBytes: raw,
+    isDir: name.endsWith('/') || (madeByUnix && unixType === 0o040000),
+    isSymlink: madeByUnix && unixType === 0o120000,
+    isOtherSpecial: madeByUnix && unixType !== 0 && unixType !== 0o100000 && unixType !== 0o040000 && unixType !== 0o120000,
+    encrypted: (e.generalPurposeBitFlag & 1) !== 0,
+    compressedSize: e.compressedSize,
+    uncompressedSize: e.uncompressedSize,
+  };
+}
+
+function openZip(file: string): Promise<ZipFile> {
+  return new Promise((resolve, reject) =>
+    yauzl.open(
+      file,
+      { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false },
+      (err, zf) => (err ? reject(new GoModError('zip-corrupt', `not a readable zip: ${err.message}`)) : resolve(zf)),
+    ),
+  );
+}
+
+function readAllEntries(zf: ZipFile): Promise<Entry[]> {
+  return new Promise((resolve, reject) => {
+    const entries: Entry[] = [];
+    zf.on('entry', (e: Entry) => {
+      entries.push(e);
+      zf.readEntry();
+    });
+    zf.once('end', () => resolve(entries));
+    zf.once('error', (err: Error) => reject(new GoModError('zip-corrupt', `broken zip directory: ${err.message}`)));
+    zf.readEntry();
+  });
+}
+
+function openStream(zf: ZipFile, e: Entry): Promise<NodeJS.ReadableStream> {
+  return new Promise((resolve, reject) =>
+    zf.openReadStream(e, (err, s) =>
+      err ? reject(new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: ${err.message}`)) : resolve(s),
+    ),
+  );
+}
+
+function utf8Name(e: Entry): string {
+  return (e as unknown as { fileNameRaw: Buffer }).fileNameRaw.toString('utf8');
+}
+
+/**
+ * Validates and stores the files of a module zip. Returns them sorted by path bytes, plus
+ * the root go.mod's bytes when present. Throws GoModError for anything Go would reject.
+ */
+export async function ingestZipFiles(
+  zipPath: string,
+  module: string,
+  version: string,
+  objects: ObjectFiles,
+): Promise<{ files: IngestedFile[]; goMod: Buffer | null; staged: StagedObject[] }> {
+  const zf = await openZip(zipPath);
+  const staged: StagedObject[] = [];
+  try {
+    const entries = await readAllEntries(zf);
+    const metas = entries.map(entryMeta);
+    const kept = checkZipEntries(module, version, metas);
+    const byName = new Map<string, Entry>();
+    metas.forEach((m, i) => byName.set(m.name, entries[i]));
+
+    const files: IngestedFile[] = [];
+    let goMod: Buffer | null = null;
+    for (const k of kept) {
+      const e = byName.get(k.name)!;
+      const { file, content, object } = await ingestEntry(zf, e, k.path, objects);
+      staged.push(object);
+      if (content) goMod = content;
+      files.push(file);
+    }
+    files.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
+    return { files, goMod, staged };
+  } catch (err) {
+    await objects.discard(staged);
+    throw err;
+  } finally {
+    zf.close();
+  }
+}
+
+async function ingestEntry(
+  zf: ZipFile,
+  e: Entry,
+  path: string,
+  objects: ObjectFiles,
+): Promise<{ file: IngestedFile; content: Buffer | null; object: StagedObject }> {
+  const stream = await openStream(zf, e);
+  const writer = objects.blobWriter(e.uncompressedSize);
+  const sha = createHash('sha256');
+  const keep = path === 'go.mod' ? ([] as Buffer[]) : null;
+  let crc = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      sha.update(chunk);
+      crc = zlib.crc32(chunk, crc);
+      keep?.push(chunk);
+      await writer.write(chunk);
+    }
+  } catch (err) {
+    await writer.abort();
+    const msg = (err as Error).message;
+    throw new GoModError('zip-corrupt', `${path}: ${msg}`);
+  }
+  if (crc >>> 0 !== e.crc32 >>> 0) {
+    await writer.abort();
+    throw new GoModError('zip-crc', `${path}: CRC-32 mismatch (header ${e.crc32.toString(16)}, content ${(crc >>> 0).toString(16)})`);
+  }
+  let object: StagedObject;
+  try {
+    object = await writer.finish();
+  } catch (err) {
+    await writer.abort();
+    throw new GoModError('zip-corrupt', `${path}: ${(err as Error).message}`);
+  }
+  return {
+    file: { path, size: e.uncompressedSize, crc32: crc >>> 0, blob: object.id, sha256: sha.digest() },
+    content: keep ? Buffer.concat(keep) : null,
+    object,
+  };
+}

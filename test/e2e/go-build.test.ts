@@ -1,0 +1,172 @@
+// End to end, real parts only: a real HTTP module proxy on 127.0.0.1 serving the Debian
+// corpus, the real modfs CLI mounting with FUSE, and the go command building against it.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startProxyServer } from '../support/proxy-server.js';
+import { ensureCorpus, ensureFixtures, versionsIn } from '../support/corpus.js';
+import { forceUnmount, isMounted, startModfs, type ModfsProcess } from '../support/modfs-process.js';
+
+const run = promisify(execFile);
+
+// Module → a package of it the program imports, and an expression that uses it.
+const IMPORTS: Array<{ module: string; pkg: string; alias: string; use: string }> = [
+  { module: 'github.com/BurntSushi/toml', pkg: 'github.com/BurntSushi/toml', alias: 'toml', use: 'func() string { var v struct{ A int }; _, err := toml.Decode("A = 7", &v); if err != nil { panic(err) }; return fmt.Sprint(v.A) }()' },
+  { module: 'github.com/Masterminds/semver/v3', pkg: 'github.com/Masterminds/semver/v3', alias: 'semver', use: 'semver.MustParse("1.2.3").String()' },
+  { module: 'github.com/snapcore/snapd', pkg: 'github.com/snapcore/snapd/strutil', alias: 'strutil', use: 'fmt.Sprint(strutil.VersionCompare("1.0", "1.1"))' },
+  { module: 'github.com/spf13/pflag', pkg: 'github.com/spf13/pflag', alias: 'pflag', use: 'pflag.NewFlagSet("x", pflag.ContinueOnError).Name()' },
+  { module: 'github.com/google/uuid', pkg: 'github.com/google/uuid', alias: 'uuid', use: 'uuid.NewSHA1(uuid.NameSpaceURL, []byte("modfs")).String()' },
+  { module: 'github.com/pkg/errors', pkg: 'github.com/pkg/errors', alias: 'errors', use: 'errors.New("e").Error()' },
+  { module: 'github.com/dustin/go-humanize', pkg: 'github.com/dustin/go-humanize', alias: 'humanize', use: 'humanize.Bytes(2048)' },
+  { module: 'github.com/cespare/xxhash/v2', pkg: 'github.com/cespare/xxhash/v2', alias: 'xxhash', use: 'fmt.Sprint(xxhash.Sum64String("modfs"))' },
+  { module: 'gopkg.in/yaml.v3', pkg: 'gopkg.in/yaml.v3', alias: 'yaml', use: 'func() string { b, _ := yaml.Marshal(map[string]int{"a": 1}); return string(b) }()' },
+  { module: 'github.com/mattn/go-isatty', pkg: 'github.com/mattn/go-isatty', alias: 'isatty', use: 'fmt.Sprint(isatty.IsTerminal(0) || true)' },
+  { module: 'golang.org/x/text', pkg: 'golang.org/x/text/cases', alias: 'cases', use: 'cases.Title(language.English).String("modfs")' },
+];
+const FIXTURE_IMPORTS = [
+  { module: 'example.com/Upper/Case', pkg: 'example.com/Upper/Case', alias: 'upper' },
+  { module: 'example.com/unicode', pkg: 'example.com/unicode', alias: 'unicode' },
+  { module: 'example.com/pseudo', pkg: 'example.com/pseudo', alias: 'pseudo' },
+];
+
+let work: string;
+let mnt: string;
+let storeDir: string;
+let corpus: Awaited<ReturnType<typeof startProxyServer>>;
+let fixtures: Awaited<ReturnType<typeof startProxyServer>>;
+let modfs: ModfsProcess | null = null;
+let goEnv: NodeJS.ProcessEnv;
+let prog: string;
+
+async function go(args: string[], cwd = prog): Promise<{ stdout: string; stderr: string }> {
+  try {
+    return await run('go', args, { cwd, env: goEnv, maxBuffer: 64 << 20 });
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`go ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}\n--- modfs stderr ---\n${modfs?.stderr() ?? ''}`);
+  }
+}
+
+before(async () => {
+  const corpusDir = await ensureCorpus();
+  const fixturesDir = await ensureFixtures();
+  corpus = await startProxyServer({ root: corpusDir });
+  fixtures = await startProxyServer({ root: fixturesDir });
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-e2e-'));
+  mnt = path.join(work, 'mnt');
+  storeDir = path.join(work, 'store');
+  prog = path.join(work, 'prog');
+  await fsp.mkdir(prog);
+  goEnv = {
+    PATH: process.env.PATH,
+    HOME: work,
+    GOMODCACHE: mnt,
+    GOPROXY: 'off',
+    GOFLAGS: '-mod=mod',
+    GOTOOLCHAIN: 'local',
+    GOSUMDB: 'off',
+    GO111MODULE: 'on',
+    GOCACHE: path.join(work, 'gocache'),
+    GOPATH: path.join(work, 'gopath'),
+    CGO_ENABLED: '0',
+  };
+  const requires: string[] = [];
+  for (const m of IMPORTS) requires.push(`\t${m.module} ${(await versionsIn(corpusDir, m.module)).at(-1)}`);
+  for (const m of FIXTURE_IMPORTS) requires.push(`\t${m.module} ${(await versionsIn(fixturesDir, m.module)).at(-1)}`);
+  await fsp.writeFile(path.join(prog, 'go.mod'), `module example.org/prog\n\ngo 1.19\n\nrequire (\n${requires.join('\n')}\n)\n`);
+  const imports = [
+    '"fmt"',
+    '"golang.org/x/text/language"',
+    ...IMPORTS.map((m) => `${m.alias} "${m.pkg}"`),
+    ...FIXTURE_IMPORTS.map((m) => `${m.alias} "${m.pkg}"`),
+  ];
+  const uses = [...IMPORTS.map((m) => m.use), ...FIXTURE_IMPORTS.map((m) => `${m.alias}.Hello()`)];
+  await fsp.writeFile(
+    path.join(prog, 'main.go'),
+    `package main\n\nimport (\n\t${imports.join('\n\t')}\n)\n\nfunc main() {\n${uses.map((u) => `\tfmt.Println(${u})`).join('\n')}\n\tfmt.Println("modfs-ok")\n}\n`,
+  );
+});
+
+after(async () => {
+  await modfs?.stop('SIGKILL');
+  await forceUnmount(mnt);
+  await corpus?.close();
+  await fixtures?.close();
+  // Module files are read-only; make the tree removable.
+  await run('chmod', ['-R', 'u+w', work]).catch(() => undefined);
+  await fsp.rm(work, { recursive: true, force: true });
+  assert.equal(await isMounted(mnt), false, 'no mount is left behind');
+});
+
+test('go build, go mod download and go mod verify pass against a cold mount', async () => {
+  modfs = await startModfs(mnt, ['--store', storeDir, '--upstream', `${corpus.url},${fixtures.url}`, '--log-level', 'warn']);
+  assert.match(modfs.stdout(), /GOMODCACHE=.* GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local/);
+
+  await go(['build', '-o', path.join(work, 'prog.bin'), '.']);
+  const { stdout } = await run(path.join(work, 'prog.bin'));
+  assert.match(stdout, /modfs-ok/);
+  assert.match(stdout, /^7$/m, 'toml decoded through the module from the mount');
+
+  const dl = await go(['mod', 'download', '-json', 'all']);
+  const records = dl.stdout.split(/\n(?=\{)/).map((s) => JSON.parse(s) as { Path: string; Version: string; Error?: string; Zip?: string; Sum?: string });
+  assert.ok(records.length >= IMPORTS.length + FIXTURE_IMPORTS.length, `go mod download listed ${records.length} modules`);
+  for (const r of records) {
+    assert.equal(r.Error, undefined, `${r.Path}@${r.Version}: ${r.Error}`);
+    assert.ok(r.Zip?.startsWith(mnt), `${r.Path}: zip served from the mount`);
+    assert.match(r.Sum ?? '', /^h1:/);
+  }
+
+  const verify = await go(['mod', 'verify']);
+  assert.match(verify.stdout, /all modules verified/);
+});
+
+test('the mount is read-only: writes fail with EROFS and the store is unchanged', async () => {
+  assert.ok(modfs, 'mounted by the previous test');
+  const snapshot = async () =>
+    (await run('git', ['--git-dir', path.join(storeDir, 'git'), 'for-each-ref'])).stdout +
+    (await run('git', ['--git-dir', path.join(storeDir, 'git'), 'count-objects', '-v'])).stdout;
+  const before = await snapshot();
+  const versionDir = (await fsp.readdir(path.join(mnt, 'github.com', 'pkg'))).find((n) => n.startsWith('errors@'))!;
+  const existing = path.join(mnt, 'github.com', 'pkg', versionDir, 'errors.go');
+  const attempts: Array<[string, () => Promise<unknown>]> = [
+    ['create', () => fsp.writeFile(path.join(mnt, 'new.txt'), 'x')],
+    ['create lock', () => fsp.writeFile(path.join(mnt, 'cache', 'download', 'github.com', 'pkg', 'errors', '@v', 'v9.9.9.lock'), '')],
+    ['mkdir', () => fsp.mkdir(path.join(mnt, 'cache', 'newdir'))],
+    ['overwrite', () => fsp.writeFile(existing, 'x')],
+    ['append', () => fsp.appendFile(existing, 'x')],
+    ['unlink', () => fsp.unlink(existing)],
+    ['rename', () => fsp.rename(existing, existing + '.bak')],
+    ['chmod', () => fsp.chmod(existing, 0o777)],
+    ['utimes', () => fsp.utimes(existing, new Date(), new Date())],
+    ['symlink', () => fsp.symlink('/etc/passwd', path.join(mnt, 'link'))],
+    ['truncate', () => fsp.truncate(existing, 0)],
+    ['rmdir', () => fsp.rmdir(path.join(mnt, 'github.com', 'pkg', versionDir))],
+  ];
+  for (const [what, attempt] of attempts) {
+    await assert.rejects(attempt(), (e: NodeJS.ErrnoException) => {
+      assert.equal(e.code, 'EROFS', `${what}: ${e.code}`);
+      return true;
+    });
+  }
+  assert.equal(await snapshot(), before, 'store unchanged');
+  assert.match(await fsp.readFile(existing, 'utf8'), /package errors/);
+});
+
+test('after unmount, an offline mount of the same store builds again without contacting upstream', async () => {
+  assert.ok(modfs);
+  assert.equal(await modfs.stop('SIGTERM'), 0, 'SIGTERM unmounts and exits 0');
+  assert.equal(await isMounted(mnt), false);
+  const requestsBefore = corpus.requests.length + fixtures.requests.length;
+  modfs = await startModfs(mnt, ['--store', storeDir, '--offline']);
+  await fsp.rm(path.join(work, 'gocache'), { recursive: true, force: true });
+  await go(['build', '-o', path.join(work, 'prog2.bin'), '.']);
+  const { stdout } = await run(path.join(work, 'prog2.bin'));
+  assert.match(stdout, /modfs-ok/);
+  assert.equal(corpus.requests.length + fixtures.requests.length, requestsBefore, 'no upstream request during the offline build');
+  assert.equal(await modfs.stop('SIGINT'), 0, 'SIGINT unmounts and exits 0');
+  modfs = null;
+});

@@ -1,0 +1,70 @@
+// Runs the real modfs CLI as a child process against a mount point, for end-to-end tests.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+
+const run = promisify(execFile);
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const MODFS_BIN = path.join(root, 'bin', 'modfs');
+export const REPO_ROOT = root;
+
+export interface ModfsProcess {
+  proc: ChildProcess;
+  mountpoint: string;
+  stdout(): string;
+  stderr(): string;
+  /** SIGTERM and wait; resolves with the exit code */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export async function isMounted(dir: string): Promise<boolean> {
+  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8');
+  return text.split('\n').some((l) => l.split(' ')[4] === dir);
+}
+
+export async function forceUnmount(dir: string): Promise<void> {
+  if (await isMounted(dir)) await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+}
+
+export async function startModfs(mountpoint: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ModfsProcess> {
+  await fsp.mkdir(mountpoint, { recursive: true });
+  const proc = spawn(process.execPath, [MODFS_BIN, 'mount', mountpoint, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`modfs did not mount within 20 s\n${err}`)), 20000);
+    const check = () => {
+      if (out.includes('mounted at')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on('data', check);
+    exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`modfs exited with ${code} before mounting\n${err}`));
+    });
+  });
+  return {
+    proc,
+    mountpoint,
+    stdout: () => out,
+    stderr: () => err,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 15000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Store } from '../../lib/store/store.js';
+import { hash1 } from '../../lib/gomod/dirhash.js';
+import { createHash } from 'node:crypto';
+import { writeModuleZip, infoFor } from '../support/module-zip.js';
+
+const run = promisify(execFile);
+const here = path.dirname(fileURLToPath(import.meta.url));
+const worker = path.join(here, '..', 'support', 'ingest-worker.js');
+const MOD = 'example.com/big';
+
+async function tmpdir(): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-store-'));
+}
+
+async function countObjects(gitDir: string): Promise<Set<string>> {
+  const { stdout } = await run('git', ['--git-dir', gitDir, 'cat-file', '--batch-all-objects', '--batch-check=%(objectname)']);
+  return new Set(stdout.split('\n').filter(Boolean));
+}
+
+function bigModule(n: number): Record<string, string> {
+  const files: Record<string, string> = { 'go.mod': `module ${MOD}\n\ngo 1.19\n` };
+  for (let i = 0; i < n - 1; i++) files[`pkg${i % 20}/sub${i % 7}/f${i}.go`] = `package pkg${i % 20}\n\n// file ${i}\nconst C${i} = ${i}\n`;
+  return files;
+}
+
+test('ingest stores files, reads them back, and the ziphash is the h1 of the zip', async () => {
+  const dir = await tmpdir();
+  const store = await Store.open(path.join(dir, 'store'));
+  try {
+    const files = { 'go.mod': 'module example.com/a\n', 'a.go': 'package a\n', 'dir/b.txt': 'bee' };
+    const zip = path.join(dir, 'a.zip');
+    await writeModuleZip(zip, 'example.com/a', 'v1.0.0', files);
+    const v = await store.ingest('example.com/a', 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor('v1.0.0') });
+    const expected = hash1(
+      Object.entries(files).map(([n, c]) => ({ name: `example.com/a@v1.0.0/${n}`, sha256: createHash('sha256').update(c).digest() })),
+    );
+    assert.equal(v.ziphash, expected);
+    assert.deepEqual(v.files.map((f) => f.path), ['a.go', 'dir/b.txt', 'go.mod']);
+    assert.deepEqual(v.dirs.get(''), ['a.go', 'dir', 'go.mod']);
+    assert.equal((await store.readBlob(v.byPath.get('dir/b.txt')!.blob)).toString(), 'bee');
+    assert.equal(v.info.toString(), '{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}');
+
+    // A fresh process view (no in-memory caches) sees the same version.
+    const again = await Store.open(path.join(dir, 'store'));
+    const w = await again.getVersion('example.com/a', 'v1.0.0');
+    again.close();
+    assert.ok(w);
+    assert.equal(w.ziphash, expected);
+    assert.equal(w.tree, v.tree);
+    assert.equal((await store.getMod('example.com/a', 'v1.0.0'))?.toString(), files['go.mod']);
+    assert.equal(await store.getVersion('example.com/a', 'v1.0.1'), null);
+    const { stdout } = await run('git', ['--git-dir', store.gitDir, 'fsck', '--no-dangling']);
+    assert.equal(stdout.trim(), '');
+  } finally {
+    store.close();
+  }
+});
+
+test('a .mod and .info can be stored alone, without the zip', async () => {
+  const dir = await tmpdir();
+  const store = await Store.open(dir);
+  try {
+    await store.putMod('example.com/m', 'v0.1.0', Buffer.from('module example.com/m\n'));
+    const canon = await store.putInfo('example.com/m', 'v0.1.0', Buffer.from('{"Version":"v0.1.0","Time":"2023-05-06T07:08:09Z","Origin":{"VCS":"git"}}\n'));
+    assert.equal(canon.toString(), '{"Version":"v0.1.0","Time":"2023-05-06T07:08:09Z"}');
+    assert.equal((await store.getMod('example.com/m', 'v0.1.0'))?.toString(), 'module example.com/m\n');
+    assert.equal((await store.getInfo('example.com/m', 'v0.1.0'))?.toString(), canon.toString());
+    assert.equal(await store.getVersion('example.com/m', 'v0.1.0'), null);
+    await assert.rejects(store.putMod('example.com/m', 'v0.2.0', Buffer.from('module example.com/other\n')), /declares module example.com\/other/);
+    await assert.rejects(store.putInfo('example.com/m', 'v0.2.0', Buffer.from('{"Version":"v0.3.0"}')), /names version v0.3.0/);
+    const refs = await store.listRefs(0);
+    assert.deepEqual([...refs.get('example.com/m')!.get('v0.1.0')!].sort(), ['info', 'mod']);
+  } finally {
+    store.close();
+  }
+});
+
+test('a second version changing 3 of 400 files adds only those blobs and the trees above them', async () => {
+  const dir = await tmpdir();
+  const store = await Store.open(path.join(dir, 's'));
+  try {
+    const v1 = bigModule(400);
+    const z1 = path.join(dir, 'v1.zip');
+    await writeModuleZip(z1, MOD, 'v1.0.0', v1);
+    await store.ingest(MOD, 'v1.0.0', { zipPath: z1, mod: Buffer.from(v1['go.mod']), info: infoFor('v1.0.0') });
+    const before = await countObjects(store.gitDir);
+
+    const changed = ['pkg1/sub1/f1.go', 'pkg2/sub2/f2.go', 'pkg2/sub3/f122.go'];
+    const v2 = { ...v1 };
+    for (const c of changed) v2[c] += '// changed\n';
+    const z2 = path.join(dir, 'v2.zip');
+    await writeModuleZip(z2, MOD, 'v1.1.0', v2);
+    await store.ingest(MOD, 'v1.1.0', { zipPath: z2, mod: Buffer.from(v2['go.mod']), info: infoFor('v1.1.0') });
+    const after = await countObjects(store.gitDir);
+    const added = [...after].filter((o) => !before.has(o));
+
+    // 3 blobs; trees: files root, pkg1, pkg1/sub1, pkg2, pkg2/sub2, pkg2/sub3; the version tree;
+    // manifest, info and ziphash blobs (go.mod is identical, so shared).
+    const expected = 3 + 6 + 1 + 3;
+    assert.equal(added.length, expected, `added ${added.length} objects`);
+    const types = await Promise.all(
+      added.map(async (id) => (await run('git', ['--git-dir', store.gitDir, 'cat-file', '-t', id])).stdout.trim()),
+    );
+    assert.equal(types.filter((t) => t === 'tree').length, 7);
+    assert.equal(types.filter((t) => t === 'blob').length, 6);
+  } finally {
+    store.close();
+  }
+});
+
+function runWorker(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [worker, ...args]);
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => resolve({ code, out, err }));
+  });
+}
+
+test('two processes ingesting the same version at once both succeed with one consistent ref', async () => {
+  const dir = await tmpdir();
+  const storeDir = path.join(dir, 's');
+  const files = bigModule(300);
+  const zip = path.join(dir, 'v.zip');
+  await writeModuleZip(zip, MOD, 'v1.0.0', files);
+  await fsp.writeFile(path.join(dir, 'mod'), files['go.mod']);
+  await fsp.writeFile(path.join(dir, 'info'), infoFor('v1.0.0'));
+  (await Store.open(storeDir)).close();
+  const args = [storeDir, MOD, 'v1.0.0', zip, path.join(dir, 'mod'), path.join(dir, 'info')];
+  const [a, b] = await Promise.all([runWorker(args), runWorker(args)]);
+  assert.equal(a.code, 0, a.err);
+  assert.equal(b.code, 0, b.err);
+  assert.deepEqual(JSON.parse(a.out), JSON.parse(b.out));
+  const store = await Store.open(storeDir);
+  try {
+    const v = await store.getVersion(MOD, 'v1.0.0');
+    assert.equal(v?.tree, JSON.parse(a.out).tree);
+    await run('git', ['--git-dir', store.gitDir, 'fsck', '--strict']);
+  } finally {
+    store.close();
+  }
+});
+
+test('a process killed during ingest leaves no ref, and the next ingest succeeds', async () => {
+  const dir = await tmpdir();
+  const storeDir = path.join(dir, 's');
+  const files = bigModule(3000);
+  const zip = path.join(dir, 'v.zip');
+  await writeModuleZip(zip, MOD, 'v1.0.0', files);
+  await fsp.writeFile(path.join(dir, 'mod'), files['go.mod']);
+  await fsp.writeFile(path.join(dir, 'info'), infoFor('v1.0.0'));
+  const s0 = await Store.open(storeDir);
+  s0.close();
+  const p = spawn(process.execPath, [worker, storeDir, MOD, 'v1.0.0', zip, path.join(dir, 'mod'), path.join(dir, 'info')]);
+  // Kill once the worker has staged some blobs but long before it finishes.
+  for (let i = 0; i < 400; i++) {
+    const staged = await fsp.readdir(s0.tmpDir);
+    if (staged.length > 20) break;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  p.kill('SIGKILL');
+  await new Promise((r) => p.on('exit', r));
+  assert.ok((await fsp.readdir(s0.tmpDir)).length > 0, 'the worker was killed mid-ingest');
+  const { stdout } = await run('git', ['--git-dir', s0.gitDir, 'for-each-ref']);
+  assert.equal(stdout.trim(), '', 'no ref is visible');
+
+  const store = await Store.open(storeDir);
+  try {
+    assert.deepEqual(await fsp.readdir(store.tmpDir), [], 'temporary files of the dead process are removed');
+    assert.equal(await store.getVersion(MOD, 'v1.0.0'), null);
+    const v = await store.ingest(MOD, 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor('v1.0.0') });
+    assert.equal(v.files.length, 3000);
+    await run('git', ['--git-dir', store.gitDir, 'fsck', '--strict']);
+  } finally {
+    store.close();
+  }
+});
