@@ -62,9 +62,10 @@ export class Operations {
     return n;
   }
 
-  private async guard<T>(work: Promise<T>): Promise<T> {
+  /** Runs an operation so that every failure, thrown or rejected, becomes an FsError. */
+  private async guard<T>(work: () => Promise<T>): Promise<T> {
     try {
-      return await work;
+      return await work();
     } catch (err) {
       if (err instanceof FsError) throw err;
       if (err instanceof FetchError) throw new FsError(err.errno, err.message);
@@ -74,7 +75,7 @@ export class Operations {
   }
 
   getattr(path: string): Promise<Attr> {
-    return this.guard(this.getattrNode(this.resolve(path), path));
+    return this.guard(() => this.getattrNode(this.resolve(path), path));
   }
 
   private async getattrNode(n: Node, path: string): Promise<Attr> {
@@ -141,7 +142,7 @@ export class Operations {
   }
 
   readdir(path: string): Promise<string[]> {
-    return this.guard(this.readdirNode(this.resolve(path), path));
+    return this.guard(() => this.readdirNode(this.resolve(path), path));
   }
 
   private async readdirNode(n: Node, path: string): Promise<string[]> {
@@ -202,7 +203,7 @@ export class Operations {
   }
 
   open(path: string, flags: number): Promise<number> {
-    return this.guard(this.openNode(this.resolve(path), path, flags));
+    return this.guard(() => this.openNode(this.resolve(path), path, flags));
   }
 
   private async openNode(n: Node, path: string, flags: number): Promise<number> {
@@ -233,7 +234,7 @@ export class Operations {
   }
 
   read(fd: number, out: Buffer, pos: number): Promise<number> {
-    return this.guard(this.readHandle(fd, out, pos));
+    return this.guard(() => this.readHandle(fd, out, pos));
   }
 
   private async readHandle(fd: number, out: Buffer, pos: number): Promise<number> {

@@ -133,7 +133,9 @@ test('the mount is read-only: writes fail with EROFS and the store is unchanged'
   const versionDir = (await fsp.readdir(path.join(mnt, 'github.com', 'pkg'))).find((n) => n.startsWith('errors@'))!;
   const existing = path.join(mnt, 'github.com', 'pkg', versionDir, 'errors.go');
   const attempts: Array<[string, () => Promise<unknown>]> = [
-    ['create', () => fsp.writeFile(path.join(mnt, 'new.txt'), 'x')],
+    ['create at the root', () => fsp.writeFile(path.join(mnt, 'newfile'), 'x')],
+    ['create in a module', () => fsp.writeFile(path.join(path.dirname(existing), 'new.go'), 'x')],
+    ['create .partial', () => fsp.writeFile(path.join(mnt, 'github.com', 'pkg', versionDir + '.partial'), '')],
     ['create lock', () => fsp.writeFile(path.join(mnt, 'cache', 'download', 'github.com', 'pkg', 'errors', '@v', 'v9.9.9.lock'), '')],
     ['mkdir', () => fsp.mkdir(path.join(mnt, 'cache', 'newdir'))],
     ['overwrite', () => fsp.writeFile(existing, 'x')],
