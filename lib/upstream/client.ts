@@ -1,31 +1,62 @@
-// The module proxy client: GOPROXY list semantics, bounded retries, streamed zips.
+// The module proxy client: GOPROXY list semantics, bounded retries, streamed and capped bodies.
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
-import { Transform } from 'node:stream';
-import got, { RequestError } from 'got';
-import { escapePath, escapeVersion } from '../gomod/escape.js';
-import { parseGoProxy, type ProxyEntry } from '../gomod/goproxy.js';
-import { MAX_ZIP_FILE } from '../gomod/ziprules.js';
+import { Transform, Writable } from 'node:stream';
+import got, { type RequestError } from 'got';
+import {
+  escapePath,
+  escapeVersion,
+  isValid,
+  parseGoProxy,
+  sortVersions,
+  MAX_GO_MOD,
+  MAX_ZIP_FILE,
+  type ProxyEntry,
+} from '../gomod/index.js';
 import { redactUrl, UpstreamError } from './errors.js';
 
 export interface ProxyClientOptions {
-  /** a GOPROXY list */
+  /** a GOPROXY list: URLs (http, https, file), 'off', 'direct', separated by ',' or '|' */
   proxy: string;
-  /** per request for metadata; for zips, the longest the body may stall */
+  /** metadata: the whole request; zips: connect, first byte and the longest pause in the body. Default 30000. */
   timeoutMs?: number;
+  /** further attempts after a network error, timeout or 5xx. Default 2. */
   retries?: number;
+  /** first backoff delay, doubled per attempt, with jitter. Default 200. */
   retryBaseMs?: number;
+  /** a zip is abandoned (and its file removed) past this size. Default 500 MiB. */
   maxZipBytes?: number;
+  /** .info, .mod, list and @latest are abandoned past this size. Default 16 MiB. */
+  maxMetadataBytes?: number;
   log?: (line: string) => void;
 }
 
+/** A metadata body and the URL (credentials removed) of the proxy that answered. */
 export interface Fetched {
   data: Buffer;
   url: string;
 }
 
-type Target = { module: string; version?: string; suffix: string };
+export interface Listed {
+  /** valid versions from @v/list, semver order, without duplicates */
+  versions: string[];
+  url: string;
+}
+
+export interface Downloaded {
+  size: number;
+  url: string;
+}
+
+interface Target {
+  module: string;
+  version?: string;
+  /** the part after the escaped module path, e.g. '/@v/v1.0.0.zip' */
+  suffix: string;
+}
+
+const USER_AGENT = 'modfs (module cache filesystem)';
 
 export class ProxyClient {
   readonly entries: ProxyEntry[];
@@ -33,38 +64,46 @@ export class ProxyClient {
   private readonly retries: number;
   private readonly retryBaseMs: number;
   private readonly maxZipBytes: number;
+  private readonly maxMetadataBytes: number;
   private readonly log: (line: string) => void;
 
   constructor(opts: ProxyClientOptions) {
     this.entries = parseGoProxy(opts.proxy);
     this.timeoutMs = opts.timeoutMs ?? 30000;
-    this.retries = opts.retries ?? 2;
+    this.retries = Math.max(0, opts.retries ?? 2);
     this.retryBaseMs = opts.retryBaseMs ?? 200;
     this.maxZipBytes = opts.maxZipBytes ?? MAX_ZIP_FILE;
+    this.maxMetadataBytes = opts.maxMetadataBytes ?? MAX_GO_MOD;
     this.log = opts.log ?? (() => undefined);
   }
 
-  async list(module: string): Promise<{ versions: string[]; url: string }> {
-    const r = await this.fetch({ module, suffix: '/@v/list' });
-    const versions = r.data.toString('utf8').split('\n').map((l) => l.trim().split(/\s+/)[0]).filter(Boolean);
-    return { versions, url: r.url };
+  async list(module: string): Promise<Listed> {
+    const r = await this.fetch(this.target(module, undefined, '/@v/list'));
+    // As the go command does: first field of each line, invalid versions ignored.
+    const found = r.data
+      .toString('utf8')
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/)[0])
+      .filter((v) => v && isValid(v));
+    return { versions: sortVersions([...new Set(found)]), url: r.url };
   }
 
   info(module: string, version: string): Promise<Fetched> {
-    return this.fetch({ module, version, suffix: `/@v/${escapeVersion(version)}.info` });
+    return this.fetch(this.target(module, version, '.info'));
   }
 
   mod(module: string, version: string): Promise<Fetched> {
-    return this.fetch({ module, version, suffix: `/@v/${escapeVersion(version)}.mod` });
+    return this.fetch(this.target(module, version, '.mod'));
   }
 
+  /** The optional @latest endpoint; proxies without it answer 404. */
   latest(module: string): Promise<Fetched> {
-    return this.fetch({ module, suffix: '/@latest' });
+    return this.fetch(this.target(module, undefined, '/@latest'));
   }
 
-  /** Streams the zip to destPath; removed again on any failure. */
-  async zip(module: string, version: string, destPath: string): Promise<{ size: number; url: string }> {
-    const target = { module, version, suffix: `/@v/${escapeVersion(version)}.zip` };
+  /** Streams the zip to destPath; on any failure destPath is removed before the error is thrown. */
+  async zip(module: string, version: string, destPath: string): Promise<Downloaded> {
+    const target = this.target(module, version, '.zip');
     return this.walk(target, async (url) => {
       try {
         return { size: await this.download(target, url, destPath), url: redactUrl(url) };
@@ -75,45 +114,63 @@ export class ProxyClient {
     });
   }
 
-  private fetch(target: Target): Promise<Fetched> {
+  /** Validates module and version up front so a bad name is 'invalid', not a request. */
+  private target(module: string, version: string | undefined, tail: string): Target & { escaped: string } {
+    try {
+      const escaped = escapePath(module);
+      const suffix = version === undefined ? tail : `/@v/${escapeVersion(version)}${tail}`;
+      return { module, version, suffix, escaped };
+    } catch (e) {
+      throw new UpstreamError('invalid', module, version, undefined, (e as Error).message);
+    }
+  }
+
+  private fetch(target: Target & { escaped: string }): Promise<Fetched> {
     return this.walk(target, async (url) => ({ data: await this.get(target, url), url: redactUrl(url) }));
   }
 
   /** Tries each GOPROXY entry in turn: after ',' only 404/410 fall through, after '|' any error. */
-  private async walk<T>(target: Target, attempt: (url: string) => Promise<T>): Promise<T> {
-    const escaped = escapePath(target.module);
+  private async walk<T>(target: Target & { escaped: string }, attempt: (url: string) => Promise<T>): Promise<T> {
     let last: UpstreamError | null = null;
     for (const entry of this.entries) {
       if (entry.kind === 'off') {
         throw new UpstreamError('off', target.module, target.version, undefined, 'module lookup disabled by GOPROXY=off');
       }
+      let err: UpstreamError;
       if (entry.kind === 'direct') {
-        last = new UpstreamError('direct-unsupported', target.module, target.version, undefined,
+        err = new UpstreamError('direct-unsupported', target.module, target.version, undefined,
           'direct VCS fetches are not supported yet; use a module proxy');
-        if (entry.fallThroughOnAnyError) continue;
-        throw last;
+      } else {
+        const url = `${entry.url}/${target.escaped}${target.suffix}`;
+        if (!/^(https?|file):/i.test(url)) {
+          err = new UpstreamError('invalid', target.module, target.version, url, 'unsupported proxy URL scheme (use http, https or file)');
+        } else {
+          try {
+            return await this.withRetries(() => attempt(url));
+          } catch (e) {
+            err = e instanceof UpstreamError
+              ? e
+              : new UpstreamError('network', target.module, target.version, url, (e as Error).message);
+          }
+        }
       }
-      const url = `${entry.url}/${escaped}${target.suffix}`;
-      try {
-        return await this.withRetries(target, () => attempt(url));
-      } catch (e) {
-        const err = e instanceof UpstreamError ? e : new UpstreamError('network', target.module, target.version, url, (e as Error).message);
-        last = err;
-        if (entry.fallThroughOnAnyError || err.notFound) continue;
-        throw err;
-      }
+      last = err;
+      const fallThrough = entry.fallThroughOnAnyError || err.notFound;
+      if (!fallThrough) throw err;
+      this.log(`upstream: ${err.message}; trying the next GOPROXY entry`);
     }
     throw last ?? new UpstreamError('invalid', target.module, target.version, undefined, 'no proxy in the GOPROXY list');
   }
 
-  private async withRetries<T>(target: Target, op: () => Promise<T>): Promise<T> {
+  private async withRetries<T>(op: () => Promise<T>): Promise<T> {
     for (let i = 0; ; i++) {
       try {
         return await op();
       } catch (e) {
         if (!(e instanceof UpstreamError) || !e.retryable || i >= this.retries) throw e;
+        // Exponential backoff with jitter, so many clients do not retry in step.
         const wait = this.retryBaseMs * 2 ** i * (0.75 + Math.random() / 2);
-        this.log(`modfs: retrying ${e.message} in ${Math.round(wait)} ms`);
+        this.log(`upstream: retrying in ${Math.round(wait)} ms: ${e.message}`);
         await new Promise((r) => setTimeout(r, wait));
       }
     }
@@ -126,7 +183,7 @@ export class ProxyClient {
     if (code === 'ETIMEDOUT' || err.name === 'TimeoutError') {
       return new UpstreamError('timeout', target.module, target.version, url, `timed out after ${this.timeoutMs} ms`);
     }
-    return new UpstreamError('network', target.module, target.version, url, `${code ? code + ': ' : ''}${err.message}`);
+    return new UpstreamError('network', target.module, target.version, url, `${code && !err.message.includes(code) ? code + ': ' : ''}${err.message}`);
   }
 
   private statusError(target: Target, url: string, status: number, statusText: string): UpstreamError {
@@ -134,77 +191,104 @@ export class ProxyClient {
     return new UpstreamError(kind, target.module, target.version, url, `${status} ${statusText}`.trim(), status);
   }
 
-  private async get(target: Target, url: string): Promise<Buffer> {
-    if (url.startsWith('file:')) return this.readFile(target, url);
-    try {
-      const res = await got(url, {
-        responseType: 'buffer',
-        throwHttpErrors: false,
-        retry: { limit: 0 },
-        followRedirect: true,
-        timeout: { request: this.timeoutMs },
-      });
-      if (res.statusCode !== 200) throw this.statusError(target, url, res.statusCode, res.statusMessage ?? '');
-      return res.body;
-    } catch (e) {
-      throw this.classify(target, url, e);
-    }
+  private tooLarge(target: Target, url: string, max: number): UpstreamError {
+    return new UpstreamError('too-large', target.module, target.version, url, `response larger than ${max} bytes`);
   }
 
-  private async readFile(target: Target, url: string): Promise<Buffer> {
+  private async get(target: Target, url: string): Promise<Buffer> {
+    if (/^file:/i.test(url)) {
+      const file = await this.statFile(target, url, this.maxMetadataBytes);
+      return fsp.readFile(file).catch((e: Error) => {
+        throw new UpstreamError('network', target.module, target.version, url, e.message);
+      });
+    }
+    const chunks: Buffer[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb();
+      },
+    });
+    await this.stream(target, url, sink, this.maxMetadataBytes, { request: this.timeoutMs });
+    return Buffer.concat(chunks);
+  }
+
+  private async download(target: Target, url: string, dest: string): Promise<number> {
+    if (/^file:/i.test(url)) {
+      const file = await this.statFile(target, url, this.maxZipBytes);
+      await fsp.copyFile(file, dest).catch((e: Error) => {
+        throw new UpstreamError('network', target.module, target.version, url, e.message);
+      });
+      return (await fsp.stat(dest)).size;
+    }
+    // No overall deadline for zips: a big module on a slow link is fine as long as bytes keep coming.
+    const t = this.timeoutMs;
+    return this.stream(target, url, createWriteStream(dest), this.maxZipBytes, {
+      lookup: t, connect: t, secureConnect: t, send: t, response: t, socket: t,
+    });
+  }
+
+  /** A local file of the tree; a missing one is 404, as a proxy would answer. */
+  private async statFile(target: Target, url: string, max: number): Promise<string> {
+    const file = fileURLToPath(url);
     try {
-      return await fsp.readFile(fileURLToPath(url));
+      const st = await fsp.stat(file);
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOENT' });
+      if (st.size > max) throw this.tooLarge(target, url, max);
+      return file;
     } catch (e) {
+      if (e instanceof UpstreamError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' || code === 'ENOTDIR') throw this.statusError(target, url, 404, 'Not Found');
       throw new UpstreamError('network', target.module, target.version, url, (e as Error).message);
     }
   }
 
-  private async download(target: Target, url: string, dest: string): Promise<number> {
-    const max = this.maxZipBytes;
-    const tooLarge = () => new UpstreamError('too-large', target.module, target.version, url, `zip larger than ${max} bytes`);
-    if (url.startsWith('file:')) {
-      const data = await this.readFile(target, url);
-      if (data.length > max) throw tooLarge();
-      await fsp.writeFile(dest, data);
-      return data.length;
-    }
+  /**
+   * GETs url into sink. Only 200 succeeds; the body is refused as soon as Content-Length or
+   * the bytes received pass max. Returns the number of bytes written.
+   */
+  private async stream(
+    target: Target,
+    url: string,
+    sink: Writable,
+    max: number,
+    timeout: Record<string, number>,
+  ): Promise<number> {
+    const started = Date.now();
     let received = 0;
-    const stream = got.stream(url, {
+    // got reads user:password from the URL into Basic auth and drops it on cross-origin redirects.
+    const req = got.stream(url, {
       throwHttpErrors: false,
       retry: { limit: 0 },
-      timeout: { connect: this.timeoutMs, response: this.timeoutMs, socket: this.timeoutMs },
-    });
-    const cap = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        received += chunk.length;
-        if (received > max) return cb(tooLarge());
-        cb(null, chunk);
-      },
-    });
-    const response = new Promise<void>((resolve, reject) => {
-      stream.once('response', (res: { statusCode: number; statusMessage?: string; headers: Record<string, string | undefined> }) => {
-        if (res.statusCode !== 200) return reject(this.statusError(target, url, res.statusCode, res.statusMessage ?? ''));
-        const len = Number(res.headers['content-length']);
-        if (Number.isFinite(len) && len > max) return reject(tooLarge());
-        resolve();
-      });
-      stream.once('error', reject);
+      timeout,
+      headers: { 'user-agent': USER_AGENT },
     });
     try {
-      const piping = pipeline(stream, cap, createWriteStream(dest));
-      try {
-        await response;
-      } catch (e) {
-        stream.destroy();
-        await piping.catch(() => undefined);
-        throw e;
-      }
-      await piping;
+      await new Promise<void>((resolve, reject) => {
+        req.once('error', reject);
+        req.once('response', (res: { statusCode: number; statusMessage?: string; headers: Record<string, string | string[] | undefined> }) => {
+          this.log(`upstream: GET ${redactUrl(url)} ${res.statusCode} (${Date.now() - started} ms to headers)`);
+          if (res.statusCode !== 200) return reject(this.statusError(target, url, res.statusCode, res.statusMessage ?? ''));
+          const len = Number(res.headers['content-length']);
+          if (Number.isFinite(len) && len > max) return reject(this.tooLarge(target, url, max));
+          resolve();
+        });
+      });
+      const tooLarge = () => this.tooLarge(target, url, max);
+      const cap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          received += chunk.length;
+          if (received > max) return cb(tooLarge());
+          cb(null, chunk);
+        },
+      });
+      await pipeline(req, cap, sink);
+      return received;
     } catch (e) {
+      req.destroy();
+      sink.destroy();
       throw this.classify(target, url, e);
     }
-    return received;
   }
 }

@@ -29,7 +29,8 @@ export async function forceUnmount(dir: string): Promise<void> {
 }
 
 export async function startModfs(mountpoint: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ModfsProcess> {
-  await fsp.mkdir(mountpoint, { recursive: true });
+  // A stale mount answers ENOTCONN here; modfs itself must recover it.
+  await fsp.mkdir(mountpoint, { recursive: true }).catch(() => undefined);
   const proc = spawn(process.execPath, [MODFS_BIN, 'mount', mountpoint, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,3 +69,32 @@ export async function startModfs(mountpoint: string, args: string[], env: NodeJS
     },
   };
 }
+
+const ERRNO_TEXT: Array<[RegExp, string]> = [
+  [/No such file or directory/, 'ENOENT'],
+  [/Input\/output error/, 'EIO'],
+  [/File name too long/, 'ENAMETOOLONG'],
+  [/Transport endpoint is not connected/, 'ENOTCONN'],
+  [/Read-only file system/, 'EROFS'],
+  [/Is a directory/, 'EISDIR'],
+];
+
+/**
+ * Runs a command that touches the mount in its own process, as the go command does. Reading
+ * the mount from the test process itself could exhaust libuv's thread pool with blocked
+ * FUSE calls while the same process must serve the upstream answers they wait for.
+ */
+export async function inProcess(cmd: string, args: string[]): Promise<string> {
+  try {
+    return (await run(cmd, args, { maxBuffer: 64 << 20 })).stdout;
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '');
+    const code = ERRNO_TEXT.find(([re]) => re.test(stderr))?.[1] ?? 'EUNKNOWN';
+    throw Object.assign(new Error(`${cmd} ${args.join(' ')}: ${stderr.trim()}`), { code });
+  }
+}
+
+export const catFile = (p: string) => inProcess('cat', [p]);
+/** "size octal-mode mtime-seconds" */
+export const statFile = (p: string) => inProcess('stat', ['-c', '%s %a %Y', p]).then((s) => s.trim());
+export const listDir = (p: string) => inProcess('ls', ['-1A', p]).then((s) => s.split('\n').filter(Boolean).sort());

@@ -12,15 +12,26 @@ export type Fault = (
   | { stallMs: number }
   | { body: Buffer | string; status?: number }
   | { truncateTo: number }
-) & { times?: number };
+) & { /** the fault clears itself after this many requests */ times?: number };
 
-type Matcher = string | RegExp | ((p: string) => boolean);
+export type Matcher = string | RegExp | ((path: string) => boolean);
 
 export interface RequestRecord {
   method: string;
+  /** decoded URL path, without the query */
   path: string;
-  status: number | 'reset' | 'stalled';
+  /** the HTTP status sent; 0 when the socket was destroyed before any response */
+  status: number;
+  /** which fault shaped the response, if any (status, reset, resetAfterBytes, …) */
+  fault?: string;
+  /** Date.now() when the request arrived */
   time: number;
+}
+
+export interface ProxyServerOptions {
+  root: string;
+  /** when set, every request must carry these Basic credentials or gets 401 */
+  auth?: { username: string; password: string };
 }
 
 export interface ProxyServer {
@@ -33,79 +44,106 @@ export interface ProxyServer {
 }
 
 function matches(m: Matcher, p: string): boolean {
+  // A string matches the whole path or its tail, so '/@v/v1.0.0.zip' needs no module prefix.
   if (typeof m === 'string') return p === m || p.endsWith(m);
   if (m instanceof RegExp) return m.test(p);
   return m(p);
 }
 
-export async function startProxyServer(opts: { root: string }): Promise<ProxyServer> {
+function faultName(f: Fault): string {
+  for (const k of ['reset', 'resetAfterBytes', 'stallMs', 'truncateTo', 'body', 'status']) if (k in f) return k;
+  return 'unknown';
+}
+
+export async function startProxyServer(opts: ProxyServerOptions): Promise<ProxyServer> {
   const root = path.resolve(opts.root);
   const requests: RequestRecord[] = [];
   let faults: Array<{ match: Matcher; fault: Fault; left: number }> = [];
+  const expectedAuth = opts.auth
+    ? 'Basic ' + Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')
+    : null;
 
-  const server = http.createServer(async (req, res) => {
-    const urlPath = decodeURIComponent((req.url ?? '/').split('?')[0]);
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    let urlPath = (req.url ?? '/').split('?')[0];
+    try {
+      urlPath = decodeURIComponent(urlPath);
+    } catch {
+      // keep the raw path; it cannot name a file below and gets 404
+    }
+    // Logged before anything else, so faulted and failed requests are counted too.
     const rec: RequestRecord = { method: req.method ?? 'GET', path: urlPath, status: 0, time: Date.now() };
     requests.push(rec);
+    const send = (status: number, body: string | Buffer, type = 'text/plain; charset=utf-8') => {
+      rec.status = status;
+      res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+      res.end(body);
+    };
+
+    if (expectedAuth && req.headers.authorization !== expectedAuth) {
+      res.setHeader('www-authenticate', 'Basic realm="modfs-test"');
+      return send(401, 'unauthorized\n');
+    }
     const f = faults.find((x) => matches(x.match, urlPath));
     if (f && --f.left <= 0) faults = faults.filter((x) => x !== f);
     const fault = f?.fault;
+    if (fault) rec.fault = faultName(fault);
 
     if (fault && 'reset' in fault) {
-      rec.status = 'reset';
       req.socket.destroy();
       return;
     }
-    if (fault && 'status' in fault && !('body' in fault)) {
-      rec.status = fault.status;
-      res.writeHead(fault.status, { 'content-type': 'text/plain' });
-      res.end(`fault ${fault.status}\n`);
-      return;
-    }
+    if (fault && 'status' in fault && !('body' in fault)) return send(fault.status, `fault ${fault.status}\n`);
+
     let body: Buffer;
+    let status = 200;
     if (fault && 'body' in fault) {
       body = Buffer.isBuffer(fault.body) ? fault.body : Buffer.from(fault.body);
+      status = fault.status ?? 200;
     } else {
       const file = path.join(root, urlPath);
-      if (!file.startsWith(root + path.sep) || urlPath.includes('..')) {
-        rec.status = 404;
-        res.writeHead(404).end('not found\n');
-        return;
-      }
+      if (!file.startsWith(root + path.sep) || urlPath.includes('\0')) return send(404, 'not found\n');
       try {
         body = await fsp.readFile(file);
       } catch {
-        rec.status = 404;
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not found\n');
-        return;
+        return send(404, 'not found\n');
       }
     }
-    const status = fault && 'body' in fault ? (fault.status ?? 200) : 200;
+    const type = urlPath.endsWith('.zip')
+      ? 'application/zip'
+      : urlPath.endsWith('.info') || urlPath.endsWith('/@latest')
+        ? 'application/json'
+        : 'text/plain; charset=utf-8';
+    if (!fault || 'body' in fault) return send(status, body, type);
+
+    // The remaining faults all announce the full length and then misbehave mid-body.
     rec.status = status;
-    const type = urlPath.endsWith('.zip') ? 'application/zip' : urlPath.endsWith('.info') ? 'application/json' : 'text/plain; charset=utf-8';
     res.writeHead(status, { 'content-type': type, 'content-length': body.length });
-    if (fault && 'resetAfterBytes' in fault) {
+    if ('resetAfterBytes' in fault) {
       res.write(body.subarray(0, fault.resetAfterBytes), () => req.socket.destroy());
-      rec.status = 'reset';
-      return;
-    }
-    if (fault && 'truncateTo' in fault) {
+    } else if ('truncateTo' in fault) {
       res.write(body.subarray(0, fault.truncateTo), () => req.socket.end());
-      return;
-    }
-    if (fault && 'stallMs' in fault) {
-      rec.status = 'stalled';
-      res.write(body.subarray(0, Math.floor(body.length / 2)));
+    } else if ('stallMs' in fault) {
+      const half = Math.floor(body.length / 2);
+      res.write(body.subarray(0, half));
       setTimeout(() => {
-        if (!res.destroyed) res.end(body.subarray(Math.floor(body.length / 2)));
+        if (!res.destroyed) res.end(body.subarray(half));
       }, fault.stallMs).unref();
-      return;
+    } else {
+      res.end(body);
     }
-    res.end(body);
+  };
+
+  const server = http.createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
   });
   server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://127.0.0.1:${port}`,
@@ -121,6 +159,7 @@ export async function startProxyServer(opts: { root: string }): Promise<ProxySer
     close() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
+        // Keep-alive and stalled connections would otherwise hold close() open.
         server.closeAllConnections();
       });
     },

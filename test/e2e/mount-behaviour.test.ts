@@ -1,0 +1,152 @@
+// The mount's behaviour toward the go command's access patterns and toward failures,
+// with the real CLI, real FUSE and a real HTTP upstream on 127.0.0.1.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
+import { ensureFixtures } from '../support/corpus.js';
+import { catFile, forceUnmount, isMounted, listDir, MODFS_BIN, startModfs, statFile, type ModfsProcess } from '../support/modfs-process.js';
+
+const run = promisify(execFile);
+
+let work: string;
+let mnt: string;
+let up: ProxyServer;
+let modfs: ModfsProcess;
+
+const DL = 'cache/download/example.com/!upper/!case/@v';
+const VDIR = 'example.com/!upper/!case@v1.0.0';
+const zipRequests = () => up.requests.filter((r) => r.path.endsWith('.zip'));
+
+before(async () => {
+  up = await startProxyServer({ root: await ensureFixtures() });
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-mb-'));
+  mnt = path.join(work, 'mnt');
+  modfs = await startModfs(mnt, ['--store', path.join(work, 'store'), '--upstream', up.url, '--negative-ttl', '1', '--timeout', '1', '--log-level', 'warn']);
+});
+
+after(async () => {
+  if (process.env.MODFS_TEST_DEBUG) process.stderr.write(modfs?.stderr() ?? '');
+  await modfs?.stop('SIGKILL');
+  await forceUnmount(mnt);
+  await forceUnmount(path.join(work, 'mnt2'));
+  await up.close();
+  await fsp.rm(work, { recursive: true, force: true });
+});
+
+test('a .mod or .info lookup fetches only that file, never the zip', async () => {
+  const mod = await catFile(path.join(mnt, DL, 'v1.0.0.mod'));
+  assert.equal(mod, 'module example.com/Upper/Case\n\ngo 1.19\n');
+  const info = await catFile(path.join(mnt, DL, 'v1.0.0.info'));
+  assert.equal(info, '{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}');
+  assert.equal(zipRequests().length, 0);
+  assert.deepEqual(await listDir(path.join(mnt, DL)), ['list', 'v1.0.0.info', 'v1.0.0.mod']);
+  assert.equal(await catFile(path.join(mnt, DL, 'list')), 'v1.0.0\n');
+});
+
+test('concurrent first lookups of one version share one fetch', async () => {
+  const reads = Array.from({ length: 12 }, (_, i) =>
+    i % 3 === 0
+      ? catFile(path.join(mnt, VDIR, 'upper.go'))
+      : i % 3 === 1
+        ? catFile(path.join(mnt, DL, 'v1.0.0.ziphash'))
+        : statFile(path.join(mnt, DL, 'v1.0.0.zip')),
+  );
+  const results = await Promise.all(reads);
+  assert.match(results[0], /package upper/);
+  assert.match(results[1], /^h1:[A-Za-z0-9+/]{43}=$/);
+  assert.equal(results[1].length, 47);
+  assert.equal(zipRequests().length, 1, 'upstream saw one zip request');
+  const [size, mode, mtime] = (await statFile(path.join(mnt, VDIR, 'upper.go'))).split(' ');
+  assert.equal(Number(size), Buffer.byteLength(results[0]));
+  assert.equal(mode, '444');
+  assert.equal(Number(mtime), Date.parse('2024-01-02T03:04:05Z') / 1000);
+  assert.equal((await statFile(path.join(mnt, VDIR))).split(' ')[1], '555');
+  assert.deepEqual(await listDir(path.join(mnt, 'example.com')), ['!upper']);
+  assert.deepEqual(await listDir(path.join(mnt, 'example.com', '!upper')), ['!case@v1.0.0']);
+});
+
+test('flock(LOCK_SH) works on the files the go command locks', async () => {
+  for (const f of ['v1.0.0.ziphash', 'v1.0.0.mod', 'v1.0.0.info', 'v1.0.0.zip']) {
+    await run('flock', ['--shared', '--nonblock', path.join(mnt, DL, f), 'true']);
+  }
+});
+
+test('files the go command must never see are absent, and hostile paths never reach upstream', async () => {
+  const before = up.requests.length;
+  const absent = [
+    'cache/lock',
+    `${DL}/v1.0.0.lock`,
+    `${DL}/v1.0.0.partial`,
+    `${DL}/v1.0.0.info123456.tmp`,
+    `${VDIR}.partial`,
+    `${VDIR}.lock`,
+    'example.com/Upper/Case@v1.0.0',
+    'example.com/!upper/!case@v1.0',
+    'example.com/!upper/!case@v1.0.0+meta',
+    'example.com/!upper/!case@V1.0.0',
+    'example.com/!/x@v1.0.0',
+    'example.com/!!x@v1.0.0',
+    'example.com/x/v2@v1.0.0',
+    'example.com/x@v2.0.0',
+    'nodot@v1.0.0',
+    `${VDIR}/nope.go`,
+    'x'.repeat(255),
+    'a.' + 'x'.repeat(300),
+    'example.com/' + 'y/'.repeat(2100) + 'z@v1.0.0',
+    'example.com/' + 'a'.repeat(250) + '@v1.0.0', // element of 257 bytes
+  ];
+  for (const p of absent) {
+    await assert.rejects(statFile(path.join(mnt, p)), (e: NodeJS.ErrnoException) => {
+      assert.ok(e.code === 'ENOENT' || e.code === 'ENAMETOOLONG', `${p}: ${e.code}`);
+      return true;
+    });
+  }
+  assert.equal(up.requests.length, before, 'no upstream request for any of them');
+});
+
+test('404 answers ENOENT, 500 answers EIO with a log line, both remembered briefly, then recovery', async () => {
+  const missing = path.join(mnt, 'example.com/missing@v1.0.0');
+  await assert.rejects(statFile(missing), { code: 'ENOENT' });
+
+  up.setFault('/example.com/pseudo/@v/v0.0.0-20240102030405-abcdefabcdef.zip', { status: 500 });
+  const pseudo = path.join(mnt, 'example.com/pseudo@v0.0.0-20240102030405-abcdefabcdef');
+  await assert.rejects(statFile(pseudo), { code: 'EIO' });
+  const zipCount = zipRequests().length;
+  await assert.rejects(statFile(path.join(pseudo, 'pseudo.go')), { code: 'EIO' });
+  await assert.rejects(statFile(path.join(mnt, 'cache/download/example.com/pseudo/@v/v0.0.0-20240102030405-abcdefabcdef.ziphash')), { code: 'EIO' });
+  assert.equal(zipRequests().length, zipCount, 'the failure is remembered: no new request');
+  assert.match(modfs.stderr(), /example\.com\/pseudo@v0\.0\.0-20240102030405-abcdefabcdef: GET http:\/\/127\.0\.0\.1:\d+\/example\.com\/pseudo\/@v\/v0\.0\.0-20240102030405-abcdefabcdef\.zip: 500/);
+
+  up.clearFaults();
+  await new Promise((r) => setTimeout(r, 1300));
+  assert.match(await catFile(path.join(pseudo, 'pseudo.go')), /pseudo-version/);
+});
+
+test('a second modfs on a live mount point refuses with a clear message', async () => {
+  const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    const p = spawn(process.execPath, [MODFS_BIN, 'mount', mnt, '--store', path.join(work, 'store2'), '--offline']);
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    p.on('exit', (code) => resolve({ code, err }));
+  });
+  assert.equal(r.code, 1);
+  assert.match(r.err, /already a mount point/);
+  assert.ok(await isMounted(mnt));
+});
+
+test('a stale mount left by a killed process is recovered at start', async () => {
+  const mnt2 = path.join(work, 'mnt2');
+  const first = await startModfs(mnt2, ['--store', path.join(work, 'store'), '--offline']);
+  first.proc.kill('SIGKILL');
+  await new Promise((r) => first.proc.on('exit', r));
+  await assert.rejects(statFile(path.join(mnt2, 'cache')), { code: 'ENOTCONN' });
+  const second = await startModfs(mnt2, ['--store', path.join(work, 'store'), '--offline']);
+  assert.match(await catFile(path.join(mnt2, VDIR, 'upper.go')), /package upper/);
+  assert.equal(await second.stop('SIGTERM'), 0);
+  assert.equal(await isMounted(mnt2), false);
+});
