@@ -26,14 +26,15 @@ build:
 corpus: build
 	node dist/scripts/build-corpus.js --out $(CORPUS_DIR)
 
+# Test files are named *.test.js; test/support holds helpers, not tests.
 test: build
-	node --test --test-concurrency=1 dist/test/
+	node --test --test-concurrency=1 dist/test/unit/*.test.js dist/test/e2e/*.test.js
 
 test-unit: build
-	node --test dist/test/unit/
+	node --test dist/test/unit/*.test.js
 
 test-e2e: build
-	node --test --test-concurrency=1 dist/test/e2e/
+	node --test --test-concurrency=1 dist/test/e2e/*.test.js
 
 demo: build
 	bash scripts/demo.sh
