@@ -8,30 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProxyServer } from '../support/proxy-server.js';
-import { ensureCorpus, ensureFixtures, versionsIn } from '../support/corpus.js';
+import { ensureCorpus, ensureFixtures } from '../support/corpus.js';
+import { CORPUS_IMPORTS, FIXTURE_IMPORTS, goEnvFor, writeProgram } from '../support/program.js';
 import { forceUnmount, isMounted, startModfs, type ModfsProcess } from '../support/modfs-process.js';
 
 const run = promisify(execFile);
-
-// Module → a package of it the program imports, and an expression that uses it.
-const IMPORTS: Array<{ module: string; pkg: string; alias: string; use: string }> = [
-  { module: 'github.com/BurntSushi/toml', pkg: 'github.com/BurntSushi/toml', alias: 'toml', use: 'func() string { var v struct{ A int }; _, err := toml.Decode("A = 7", &v); if err != nil { panic(err) }; return fmt.Sprint(v.A) }()' },
-  { module: 'github.com/Masterminds/semver/v3', pkg: 'github.com/Masterminds/semver/v3', alias: 'semver', use: 'semver.MustParse("1.2.3").String()' },
-  { module: 'github.com/snapcore/snapd', pkg: 'github.com/snapcore/snapd/strutil', alias: 'strutil', use: 'fmt.Sprint(strutil.VersionCompare("1.0", "1.1"))' },
-  { module: 'github.com/spf13/pflag', pkg: 'github.com/spf13/pflag', alias: 'pflag', use: 'pflag.NewFlagSet("x", pflag.ContinueOnError).Name()' },
-  { module: 'github.com/google/uuid', pkg: 'github.com/google/uuid', alias: 'uuid', use: 'uuid.NewSHA1(uuid.NameSpaceURL, []byte("modfs")).String()' },
-  { module: 'github.com/pkg/errors', pkg: 'github.com/pkg/errors', alias: 'errors', use: 'errors.New("e").Error()' },
-  { module: 'github.com/dustin/go-humanize', pkg: 'github.com/dustin/go-humanize', alias: 'humanize', use: 'humanize.Bytes(2048)' },
-  { module: 'github.com/cespare/xxhash/v2', pkg: 'github.com/cespare/xxhash/v2', alias: 'xxhash', use: 'fmt.Sprint(xxhash.Sum64String("modfs"))' },
-  { module: 'gopkg.in/yaml.v3', pkg: 'gopkg.in/yaml.v3', alias: 'yaml', use: 'func() string { b, _ := yaml.Marshal(map[string]int{"a": 1}); return string(b) }()' },
-  { module: 'github.com/mattn/go-isatty', pkg: 'github.com/mattn/go-isatty', alias: 'isatty', use: 'fmt.Sprint(isatty.IsTerminal(0) || true)' },
-  { module: 'golang.org/x/text', pkg: 'golang.org/x/text/cases', alias: 'cases', use: 'cases.Title(language.English).String("modfs")' },
-];
-const FIXTURE_IMPORTS = [
-  { module: 'example.com/Upper/Case', pkg: 'example.com/Upper/Case', alias: 'upper' },
-  { module: 'example.com/unicode', pkg: 'example.com/unicode', alias: 'unicode' },
-  { module: 'example.com/pseudo', pkg: 'example.com/pseudo', alias: 'pseudo' },
-];
 
 let work: string;
 let mnt: string;
@@ -61,34 +42,8 @@ before(async () => {
   storeDir = path.join(work, 'store');
   prog = path.join(work, 'prog');
   await fsp.mkdir(prog);
-  goEnv = {
-    PATH: process.env.PATH,
-    HOME: work,
-    GOMODCACHE: mnt,
-    GOPROXY: 'off',
-    GOFLAGS: '-mod=mod',
-    GOTOOLCHAIN: 'local',
-    GOSUMDB: 'off',
-    GO111MODULE: 'on',
-    GOCACHE: path.join(work, 'gocache'),
-    GOPATH: path.join(work, 'gopath'),
-    CGO_ENABLED: '0',
-  };
-  const requires: string[] = [];
-  for (const m of IMPORTS) requires.push(`\t${m.module} ${(await versionsIn(corpusDir, m.module)).at(-1)}`);
-  for (const m of FIXTURE_IMPORTS) requires.push(`\t${m.module} ${(await versionsIn(fixturesDir, m.module)).at(-1)}`);
-  await fsp.writeFile(path.join(prog, 'go.mod'), `module example.org/prog\n\ngo 1.19\n\nrequire (\n${requires.join('\n')}\n)\n`);
-  const imports = [
-    '"fmt"',
-    '"golang.org/x/text/language"',
-    ...IMPORTS.map((m) => `${m.alias} "${m.pkg}"`),
-    ...FIXTURE_IMPORTS.map((m) => `${m.alias} "${m.pkg}"`),
-  ];
-  const uses = [...IMPORTS.map((m) => m.use), ...FIXTURE_IMPORTS.map((m) => `${m.alias}.Hello()`)];
-  await fsp.writeFile(
-    path.join(prog, 'main.go'),
-    `package main\n\nimport (\n\t${imports.join('\n\t')}\n)\n\nfunc main() {\n${uses.map((u) => `\tfmt.Println(${u})`).join('\n')}\n\tfmt.Println("modfs-ok")\n}\n`,
-  );
+  goEnv = goEnvFor(work, mnt);
+  await writeProgram(prog, corpusDir, fixturesDir);
 });
 
 after(async () => {
@@ -113,7 +68,7 @@ test('go build, go mod download and go mod verify pass against a cold mount', as
 
   const dl = await go(['mod', 'download', '-json', 'all']);
   const records = dl.stdout.split(/\n(?=\{)/).map((s) => JSON.parse(s) as { Path: string; Version: string; Error?: string; Zip?: string; Sum?: string });
-  assert.ok(records.length >= IMPORTS.length + FIXTURE_IMPORTS.length, `go mod download listed ${records.length} modules`);
+  assert.ok(records.length >= CORPUS_IMPORTS.length + FIXTURE_IMPORTS.length, `go mod download listed ${records.length} modules`);
   for (const r of records) {
     assert.equal(r.Error, undefined, `${r.Path}@${r.Version}: ${r.Error}`);
     assert.ok(r.Zip?.startsWith(mnt), `${r.Path}: zip served from the mount`);
