@@ -1,0 +1,302 @@
+// make bench: the same workloads against a modfs mount and against a native GOMODCACHE filled
+// by the go command from the same local upstream, in one run; medians and modfs/native ratios.
+import { execFile } from 'node:child_process';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { startProxyServer, type ProxyServer } from '../test/support/proxy-server.js';
+import { ensureCorpus, versionsIn } from '../test/support/corpus.js';
+import { forceUnmount, REPO_ROOT, startModfs, type ModfsProcess } from '../test/support/modfs-process.js';
+import { goEnvFor, writeProgram } from '../test/support/program.js';
+import { escapePath, escapeVersion, unescapePath } from '../lib/gomod/escape.js';
+
+const run = promisify(execFile);
+const RUNS = Number(process.env.MODFS_BENCH_RUNS ?? 3);
+const LARGEST = 'github.com/snapcore/snapd';
+
+interface Row {
+  workload: string;
+  unit: string;
+  modfs: number;
+  native: number;
+  ratio: number;
+  target: string;
+  met: boolean | null;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const now = () => performance.now();
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = now();
+  await fn();
+  return (now() - t0) / 1000;
+}
+
+async function go(args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<string> {
+  try {
+    return (await run('go', args, { cwd, env, maxBuffer: 256 << 20 })).stdout;
+  } catch (e) {
+    throw new Error(`go ${args.join(' ')}: ${(e as { stderr?: string }).stderr ?? e}`);
+  }
+}
+
+async function duBytes(dir: string): Promise<number> {
+  const { stdout } = await run('du', ['-sb', dir]);
+  return Number(stdout.split('\t')[0]);
+}
+
+async function dropCaches(): Promise<boolean> {
+  try {
+    await run('sync');
+    await fsp.writeFile('/proc/sys/vm/drop_caches', '3');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function peakRss(pid: number): Promise<number> {
+  const status = await fsp.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const m = /VmHWM:\s+(\d+) kB/.exec(status);
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** Reads every file below dir once in a child process; returns bytes, files, seconds. */
+async function readAll(dir: string): Promise<{ bytes: number; files: number; secs: number }> {
+  const script = `
+    const fs = require('fs'); const path = require('path');
+    let bytes = 0, files = 0; const buf = Buffer.alloc(1 << 20);
+    const t0 = process.hrtime.bigint();
+    (function walk(d) { for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else { const fd = fs.openSync(p, 'r'); let n; while ((n = fs.readSync(fd, buf, 0, buf.length, null)) > 0) bytes += n; fs.closeSync(fd); files++; }
+    } })(process.argv[1]);
+    console.log(JSON.stringify({ bytes, files, secs: Number(process.hrtime.bigint() - t0) / 1e9 }));`;
+  const { stdout } = await run(process.execPath, ['-e', script, dir], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout);
+}
+
+/** stat of every path below the given roots, in a child process; returns stats per second. */
+async function statAll(roots: string[]): Promise<{ count: number; perSec: number }> {
+  const script = `
+    const fs = require('fs'); const path = require('path');
+    const paths = [];
+    (function walk(ds) { for (const d of ds) for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name); paths.push(p); if (e.isDirectory()) walk([p]); } })(JSON.parse(process.argv[1]));
+    const t0 = process.hrtime.bigint();
+    for (const p of paths) fs.statSync(p);
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    console.log(JSON.stringify({ count: paths.length, perSec: paths.length / secs }));`;
+  const { stdout } = await run(process.execPath, ['-e', script, JSON.stringify(roots)], { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout);
+}
+
+async function allModules(tree: string): Promise<Array<{ module: string; version: string }>> {
+  const out: Array<{ module: string; version: string }> = [];
+  const walk = async (rel: string) => {
+    for (const e of await fsp.readdir(path.join(tree, rel), { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      if (e.name === '@v') {
+        const module = unescapePath(rel);
+        for (const version of await versionsIn(tree, module)) out.push({ module, version });
+      } else await walk(rel ? `${rel}/${e.name}` : e.name);
+    }
+  };
+  await walk('');
+  return out;
+}
+
+async function main(): Promise<void> {
+  const corpus = await ensureCorpus();
+  const up: ProxyServer = await startProxyServer({ root: corpus });
+  const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-bench-'));
+  const prog = path.join(work, 'prog');
+  await writeProgram(prog, corpus);
+  const mnt = path.join(work, 'mnt');
+  const native = path.join(work, 'native');
+  let peak = 0;
+  let modfs: ModfsProcess | null = null;
+  const mount = async (store: string) => {
+    modfs = await startModfs(mnt, ['--store', store, '--upstream', up.url, '--log-level', 'warn']);
+    return modfs;
+  };
+  const unmount = async () => {
+    if (!modfs) return;
+    peak = Math.max(peak, await peakRss(modfs.proc.pid!));
+    await modfs.stop('SIGTERM');
+    modfs = null;
+  };
+  const rows: Row[] = [];
+  const commands: string[] = [];
+  const add = (workload: string, unit: string, m: number, n: number, target: string, higherIsBetter = false, limit?: number) => {
+    const ratio = m / n;
+    const met = limit === undefined ? null : higherIsBetter ? m >= limit : ratio <= limit;
+    rows.push({ workload, unit, modfs: m, native: n, ratio, target, met });
+    process.stderr.write(`bench: ${workload}: modfs ${m.toFixed(3)} ${unit}, native ${n.toFixed(3)} ${unit}, ratio ${ratio.toFixed(2)}\n`);
+  };
+
+  try {
+    // go.sum once, so every run below does the same work.
+    await go(['mod', 'download'], prog, goEnvFor(work, path.join(work, 'seed'), up.url));
+    await run('chmod', ['-R', 'u+w', path.join(work, 'seed')]);
+    await fsp.rm(path.join(work, 'seed'), { recursive: true, force: true });
+
+    // Cold start: empty store vs empty GOMODCACHE, then download + build with an empty GOCACHE.
+    commands.push('cold: go mod download && go build -o /dev/null . (empty store / empty GOMODCACHE, empty GOCACHE)');
+    const cold = { modfs: [] as number[], native: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      const store = path.join(work, `store-cold-${i}`);
+      await mount(store);
+      const envM = goEnvFor(work, mnt, 'off', path.join(work, `gc-m-${i}`));
+      cold.modfs.push(await timed(async () => {
+        await go(['mod', 'download'], prog, envM);
+        await go(['build', '-o', '/dev/null', '.'], prog, envM);
+      }));
+      await unmount();
+      const nat = path.join(work, `native-cold-${i}`);
+      const envN = goEnvFor(work, nat, up.url, path.join(work, `gc-n-${i}`));
+      cold.native.push(await timed(async () => {
+        await go(['mod', 'download'], prog, envN);
+        await go(['build', '-o', '/dev/null', '.'], prog, envN);
+      }));
+      if (i < RUNS - 1) {
+        await run('chmod', ['-R', 'u+w', nat]);
+        await fsp.rm(nat, { recursive: true, force: true });
+        await fsp.rm(store, { recursive: true, force: true });
+      } else {
+        await fsp.rename(nat, native);
+        await fsp.rename(store, path.join(work, 'store'));
+      }
+    }
+    add('cold start (download + build)', 's', median(cold.modfs), median(cold.native), '≤ 1.0', false, 1.0);
+
+    // Everything in the corpus, on both sides, for metadata, throughput and size.
+    const mods = await allModules(corpus);
+    await go(['mod', 'download', ...mods.map((m) => `${m.module}@${m.version}`)], prog, goEnvFor(work, native, up.url));
+    await mount(path.join(work, 'store'));
+    await Promise.all(mods.map((m) => run('stat', [path.join(mnt, `${escapePath(m.module)}@${escapeVersion(m.version)}`)])));
+
+    const envM = goEnvFor(work, mnt, 'off', path.join(work, 'gc-warm-m'));
+    const envN = goEnvFor(work, native, 'off', path.join(work, 'gc-warm-n'));
+    await go(['build', '-o', '/dev/null', '.'], prog, envM);
+    await go(['build', '-o', '/dev/null', '.'], prog, envN);
+    const warm: Array<[string, string[], number]> = [
+      ['warm go list -deps ./...', ['list', '-deps', './...'], 1.5],
+      ['warm go mod verify', ['mod', 'verify'], 1.5],
+      ['warm go build (warm GOCACHE)', ['build', '-o', '/dev/null', '.'], 1.5],
+    ];
+    for (const [label, args, limit] of warm) {
+      commands.push(`warm: go ${args.join(' ')}`);
+      const m: number[] = [];
+      const n: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        m.push(await timed(() => go(args, prog, envM)));
+        n.push(await timed(() => go(args, prog, envN)));
+      }
+      add(label, 's', median(m), median(n), '≤ 1.5 (aim 1.2)', false, limit);
+    }
+
+    commands.push('compile-bound: go build -o /dev/null . with an empty GOCACHE each run');
+    {
+      const m: number[] = [];
+      const n: number[] = [];
+      for (let i = 0; i < RUNS; i++) {
+        m.push(await timed(() => go(['build', '-o', '/dev/null', '.'], prog, goEnvFor(work, mnt, 'off', path.join(work, `gc-cb-m-${i}`)))));
+        n.push(await timed(() => go(['build', '-o', '/dev/null', '.'], prog, goEnvFor(work, native, 'off', path.join(work, `gc-cb-n-${i}`)))));
+      }
+      add('warm build, empty GOCACHE (compile-bound)', 's', median(m), median(n), '≤ 1.05', false, 1.05);
+    }
+
+    // Throughput: every file of the largest module, cold (fresh mount, dropped caches) then warm.
+    const ver = (await versionsIn(corpus, LARGEST)).at(-1)!;
+    const rel = `${escapePath(LARGEST)}@${escapeVersion(ver)}`;
+    commands.push(`throughput: read every file of ${LARGEST}@${ver} once (fresh mount, caches dropped), then again`);
+    await unmount();
+    const dropped = await dropCaches();
+    await mount(path.join(work, 'store'));
+    const coldM = await readAll(path.join(mnt, rel));
+    const warmM = await readAll(path.join(mnt, rel));
+    await dropCaches();
+    const coldN = await readAll(path.join(native, rel));
+    const warmN = await readAll(path.join(native, rel));
+    const mbs = (r: { bytes: number; secs: number }) => r.bytes / r.secs / 1e6;
+    const fps = (r: { files: number; secs: number }) => r.files / r.secs;
+    add(`read ${coldM.files} files cold${dropped ? '' : ' (page cache not dropped)'}`, 'MB/s', mbs(coldM), mbs(coldN), '≥ 500 MB/s', true, 500);
+    add('read warm', 'MB/s', mbs(warmM), mbs(warmN), '≥ 2000 MB/s', true, 2000);
+    add('open+read+close cold', 'files/s', fps(coldM), fps(coldN), '', true);
+    add('open+read+close warm', 'files/s', fps(warmM), fps(warmN), '', true);
+
+    // Metadata: stat every file of the corpus, first and second pass (fresh mount).
+    commands.push('metadata: stat every file and directory of every corpus module, two passes');
+    await unmount();
+    await mount(path.join(work, 'store'));
+    const roots = (base: string) => mods.map((m) => path.join(base, `${escapePath(m.module)}@${escapeVersion(m.version)}`));
+    const s1m = await statAll(roots(mnt));
+    const s2m = await statAll(roots(mnt));
+    const s1n = await statAll(roots(native));
+    const s2n = await statAll(roots(native));
+    add(`stat, first pass (${s1m.count} paths)`, 'stat/s', s1m.perSec, s1n.perSec, '', true);
+    add('stat, second pass', 'stat/s', s2m.perSec, s2n.perSec, '≥ 50,000/s', true, 50000);
+
+    commands.push('size: du -sb of the store vs the native GOMODCACHE, same module versions');
+    await unmount();
+    const storeBytes = await duBytes(path.join(work, 'store'));
+    const nativeBytes = await duBytes(native);
+    add(`disk usage (${mods.length} module versions)`, 'MB', storeBytes / 1e6, nativeBytes / 1e6, '≤ 25 % of native', false, 0.25);
+
+    // Four concurrent cold builds against one empty store: one .zip request per module.
+    commands.push('dedup: 4 concurrent cold go builds against one empty store; count .zip requests');
+    await mount(path.join(work, 'store-dedup'));
+    const before = up.requests.length;
+    await Promise.all([0, 1, 2, 3].map((i) => go(['build', '-o', '/dev/null', '.'], prog, goEnvFor(work, mnt, 'off', path.join(work, `gc-dd-${i}`)))));
+    const zips = new Map<string, number>();
+    for (const r of up.requests.slice(before)) if (r.path.endsWith('.zip')) zips.set(r.path, (zips.get(r.path) ?? 0) + 1);
+    const maxPerZip = Math.max(...zips.values());
+    await unmount();
+
+    const report = {
+      date: new Date().toISOString(),
+      machine: {
+        cpus: os.cpus().length,
+        cpuModel: os.cpus()[0]?.model,
+        memGiB: Math.round(os.totalmem() / 2 ** 30),
+        kernel: os.release(),
+        node: process.version,
+        go: (await run('go', ['version'])).stdout.trim(),
+      },
+      runs: RUNS,
+      commands,
+      rows,
+      peakRssBytes: peak,
+      dedup: { zipsFetched: zips.size, maxRequestsPerZip: maxPerZip },
+    };
+    const table = [
+      `modfs benchmark, ${report.date} — ${report.machine.cpus} × ${report.machine.cpuModel}, ${report.machine.memGiB} GiB, Linux ${report.machine.kernel}, ${report.machine.go}, Node ${report.machine.node}; median of ${RUNS} runs`,
+      '',
+      '| workload | modfs | native | modfs/native | target | met |',
+      '|---|---|---|---|---|---|',
+      ...rows.map((r) => `| ${r.workload} | ${r.modfs.toFixed(r.unit === 's' ? 2 : 0)} ${r.unit} | ${r.native.toFixed(r.unit === 's' ? 2 : 0)} ${r.unit} | ${r.ratio.toFixed(2)} | ${r.target} | ${r.met === null ? '' : r.met ? 'yes' : 'no'} |`),
+      `| peak RSS of modfs | ${(peak / 2 ** 20).toFixed(0)} MiB | | | ≤ 200 MB | ${peak <= 200e6 ? 'yes' : 'no'} |`,
+      `| concurrent cold builds: requests per .zip | ${maxPerZip} (${zips.size} zips) | | | exactly 1 | ${maxPerZip === 1 ? 'yes' : 'no'} |`,
+      '',
+      'Commands:',
+      ...commands.map((c) => `- ${c}`),
+    ].join('\n');
+    process.stdout.write(table + '\n');
+    const stamp = report.date.replace(/[:.]/g, '-');
+    await fsp.mkdir(path.join(REPO_ROOT, 'bench', 'results'), { recursive: true });
+    await fsp.writeFile(path.join(REPO_ROOT, 'bench', 'results', `${stamp}.json`), JSON.stringify(report, null, 2) + '\n');
+    await fsp.writeFile(path.join(REPO_ROOT, 'bench', 'results', 'latest.md'), table + '\n');
+  } finally {
+    if (modfs) await (modfs as ModfsProcess).stop('SIGKILL');
+    await forceUnmount(mnt);
+    await up.close();
+    await run('chmod', ['-R', 'u+w', work]).catch(() => undefined);
+    await fsp.rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
