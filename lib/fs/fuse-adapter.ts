@@ -68,18 +68,12 @@ export function createFuse(mountpoint: string, ops: Operations, opts: MountOptio
   const handlers = {
     getattr: (path: string, cb: (c: number, s?: unknown) => void) =>
       ops.getattr(path).then((a) => cb(0, toStat(a)), fail(cb, path)),
-    fgetattr: (path: string, _fd: number, cb: (c: number, s?: unknown) => void) =>
-      ops.getattr(path).then((a) => cb(0, toStat(a)), fail(cb, path)),
     readdir: (path: string, cb: (c: number, names?: string[]) => void) =>
       ops.readdir(path).then((names) => cb(0, names), fail(cb, path)),
-    open: (path: string, flags: number, cb: (c: number, fd?: number) => void) =>
-      ops.open(path, flags).then((fd) => cb(0, fd), fail(cb, path)),
-    read: (path: string, fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) =>
-      ops.read(fd, buf.subarray(0, len), pos).then((n) => cb(n), fail(cb, path)),
-    release: (_path: string, fd: number, cb: (c: number) => void) => {
-      ops.release(fd);
-      process.nextTick(cb, 0);
-    },
+    // No open/release/fgetattr: libfuse answers those itself, without a trip to this thread;
+    // the read-only mount option makes the kernel refuse opens for writing with EROFS.
+    read: (path: string, _fd: number, buf: Buffer, len: number, pos: number, cb: (n: number) => void) =>
+      ops.read(path, buf.subarray(0, len), pos).then((n) => cb(n), fail(cb, path)),
     statfs: (_path: string, cb: (c: number, s?: unknown) => void) =>
       process.nextTick(cb, 0, {
         bsize: 4096, frsize: 4096, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, fsid: 0, flag: 1, namemax: 255,
@@ -94,9 +88,11 @@ export function createFuse(mountpoint: string, ops: Operations, opts: MountOptio
     mkdir: false,
     allowOther: !!opts.allowOther,
     defaultPermissions: true,
-    kernelCache: true,
-    entryTimeout: opts.entryTimeout ?? 1,
-    attrTimeout: opts.attrTimeout ?? 1,
+    // Content under a version never changes: keep pages across opens unless mtime/size change
+    // (only the list file changes, and its mtime with it).
+    autoCache: true,
+    entryTimeout: opts.entryTimeout ?? 60,
+    attrTimeout: opts.attrTimeout ?? 60,
     maxRead: 1 << 20,
     fsname: 'modfs',
     subtype: 'modfs',

@@ -5,6 +5,7 @@ import { sortVersions } from '../gomod/semver.js';
 import { FetchError, type Fetcher } from '../fetcher/fetcher.js';
 import type { Store, StoredFile, StoredVersion } from '../store/store.js';
 import { readZipRange } from '../store/zip-layout.js';
+import { LRUCache } from 'lru-cache';
 import { resolvePath, type Node } from './namespace.js';
 
 export type ErrnoName = 'ENOENT' | 'EIO' | 'EROFS' | 'EBADF' | 'EISDIR' | 'ENOTDIR';
@@ -25,16 +26,14 @@ export interface Attr {
   nlink: number;
 }
 
-type Handle =
-  | { kind: 'bytes'; data: Buffer }
-  | { kind: 'file'; file: StoredFile; data?: Buffer }
+type Target =
+  | { kind: 'bytes'; data: Buffer; immutable: boolean }
+  | { kind: 'file'; file: StoredFile }
   | { kind: 'zip'; version: StoredVersion };
 
 const DIR_MODE = 0o040555;
 const FILE_MODE = 0o100444;
 const EPOCH = new Date(0);
-const O_ACCMODE = 3;
-const O_TRUNC = 0o1000;
 
 const dirAttr = (mtime = EPOCH): Attr => ({ mode: DIR_MODE, size: 4096, mtime, nlink: 2 });
 const fileAttr = (size: number, mtime: Date): Attr => ({ mode: FILE_MODE, size, mtime, nlink: 1 });
@@ -44,8 +43,8 @@ export interface OperationsOptions {
 }
 
 export class Operations {
-  private readonly handles = new Map<number, Handle>();
-  private nextFd = 1;
+  private readonly targets = new LRUCache<string, Target>({ max: 8192 });
+  private readonly lists = new LRUCache<string, { data: Buffer; at: Date }>({ max: 1024 });
   private readonly log: (line: string) => void;
 
   constructor(
@@ -86,8 +85,10 @@ export class Operations {
       case 'module-prefix':
       case 'version-dir':
         return dirAttr();
-      case 'list':
-        return fileAttr((await this.listBytes(n.escaped)).length, EPOCH);
+      case 'list': {
+        const data = await this.listBytes(n.escaped);
+        return fileAttr(data.length, this.listChanged(n.escaped, data));
+      }
       case 'version-file': {
         const data = await this.versionFileBytes(n.module, n.version, n.ext);
         if (data) return fileAttr(data.length, await this.versionTime(n.module, n.version));
@@ -126,6 +127,15 @@ export class Operations {
     } catch {
       return EPOCH;
     }
+  }
+
+  /** The list file's mtime moves when its content does, so cached pages are dropped then. */
+  private listChanged(escaped: string, data: Buffer): Date {
+    const seen = this.lists.get(escaped);
+    if (seen && seen.data.equals(data)) return seen.at;
+    const at = new Date();
+    this.lists.set(escaped, { data, at });
+    return at;
   }
 
   private async listBytes(escaped: string): Promise<Buffer> {
@@ -202,68 +212,56 @@ export class Operations {
     return [...out].sort();
   }
 
-  open(path: string, flags: number): Promise<number> {
-    return this.guard(() => this.openNode(this.resolve(path), path, flags));
+  /**
+   * Reads by path: opens are answered inside libfuse without a round trip to this thread,
+   * so the file behind a path is resolved here (and remembered; content never changes).
+   */
+  read(path: string, out: Buffer, pos: number): Promise<number> {
+    return this.guard(async () => {
+      let t = this.targets.get(path);
+      if (!t) {
+        t = await this.target(this.resolve(path), path);
+        if (t.kind !== 'bytes' || t.immutable) this.targets.set(path, t);
+      }
+      return this.readTarget(t, out, pos);
+    });
   }
 
-  private async openNode(n: Node, path: string, flags: number): Promise<number> {
-    if ((flags & O_ACCMODE) !== 0 || flags & O_TRUNC) throw new FsError('EROFS', `${path}: read-only filesystem`);
-    let h: Handle;
+  private async target(n: Node, path: string): Promise<Target> {
     switch (n.kind) {
       case 'list':
-        h = { kind: 'bytes', data: await this.listBytes(n.escaped) };
-        break;
+        return { kind: 'bytes', data: await this.listBytes(n.escaped), immutable: false };
       case 'version-file': {
         const data = await this.versionFileBytes(n.module, n.version, n.ext);
-        h = data ? { kind: 'bytes', data } : { kind: 'zip', version: await this.fetcher.version(n.module, n.version) };
-        break;
+        return data
+          ? { kind: 'bytes', data, immutable: true }
+          : { kind: 'zip', version: await this.fetcher.version(n.module, n.version) };
       }
       case 'module-entry': {
         const v = await this.fetcher.version(n.module, n.version);
         const f = v.byPath.get(n.rel);
         if (!f) throw new FsError(v.dirs.has(n.rel) ? 'EISDIR' : 'ENOENT', path);
-        h = { kind: 'file', file: f };
-        break;
+        return { kind: 'file', file: f };
       }
       default:
         throw new FsError('EISDIR', path);
     }
-    const fd = this.nextFd++;
-    this.handles.set(fd, h);
-    return fd;
   }
 
-  read(fd: number, out: Buffer, pos: number): Promise<number> {
-    return this.guard(() => this.readHandle(fd, out, pos));
-  }
-
-  private async readHandle(fd: number, out: Buffer, pos: number): Promise<number> {
-    const h = this.handles.get(fd);
-    if (!h) throw new FsError('EBADF', `fd ${fd}`);
-    switch (h.kind) {
+  private async readTarget(t: Target, out: Buffer, pos: number): Promise<number> {
+    switch (t.kind) {
       case 'bytes':
-        return copyRange(h.data, out, pos);
+        return copyRange(t.data, out, pos);
       case 'file': {
-        if (pos >= h.file.size) return 0;
-        const data = h.data ?? (await this.store.readBlob(h.file.blob));
-        if (!this.store.cachesBlob(h.file.size)) h.data = data;
-        return copyRange(data, out, pos);
+        if (pos >= t.file.size) return 0;
+        const end = Math.min(t.file.size, pos + out.length);
+        return (await this.store.readBlobRange(t.file.blob, t.file.size, pos, end)).copy(out);
       }
       case 'zip': {
-        const v = h.version;
-        return readZipRange(v.zip, pos, out, async (i, start, end) =>
-          (await this.store.readBlob(v.files[i].blob)).subarray(start, end),
-        );
+        const v = t.version;
+        return readZipRange(v.zip, pos, out, (i, start, end) => this.store.readBlobRange(v.files[i].blob, v.files[i].size, start, end));
       }
     }
-  }
-
-  release(fd: number): void {
-    this.handles.delete(fd);
-  }
-
-  get openHandles(): number {
-    return this.handles.size;
   }
 }
 

@@ -53,12 +53,19 @@ export class ObjectFiles {
     return new BlobWriter(this, size);
   }
 
+  /** Stages an object held in memory: written to a temporary file, visible only after publish. */
+  async stage(type: ObjectType, content: Buffer): Promise<StagedObject> {
+    const tmp = this.tmpPath('obj');
+    await fsp.writeFile(tmp, await deflate(objectBytes(type, content)), { mode: 0o444 });
+    return { id: objectId(type, content), tmp };
+  }
+
   /** Moves staged objects into the object directory; already present ones are dropped. */
   async publishAll(staged: StagedObject[]): Promise<void> {
-    for (const s of staged) {
+    await forEachLimit(staged, 16, async (s) => {
       if (await this.has(s.id)) await fsp.rm(s.tmp, { force: true });
       else await this.publish(s.tmp, s.id);
-    }
+    });
   }
 
   async discard(staged: StagedObject[]): Promise<void> {
@@ -136,4 +143,22 @@ export class BlobWriter {
     this.out.destroy();
     await fsp.rm(this.tmp, { force: true });
   }
+}
+
+/** Runs fn over items with at most `limit` in flight; the first failure rejects. */
+export async function forEachLimit<T>(items: T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown = null;
+  const worker = async () => {
+    while (failed === null && next < items.length) {
+      const i = next++;
+      try {
+        await fn(items[i], i);
+      } catch (e) {
+        failed ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed !== null) throw failed;
 }

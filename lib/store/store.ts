@@ -58,6 +58,8 @@ interface Manifest {
 export class Store {
   readonly gitDir: string;
   readonly tmpDir: string;
+  /** unpacked copies of large blobs, named by blob id (a cache: safe to delete) */
+  readonly rawDir: string;
   private readonly objects: ObjectFiles;
   private readonly cat: CatFile;
   private readonly blobs: LRUCache<string, Buffer>;
@@ -71,12 +73,13 @@ export class Store {
   ) {
     this.gitDir = path.join(dir, 'git');
     this.tmpDir = path.join(dir, 'tmp');
+    this.rawDir = path.join(dir, 'raw');
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
     this.cat = new CatFile(this.gitDir);
-    const blobBytes = opts.blobCacheBytes ?? 64 << 20;
+    const blobBytes = opts.blobCacheBytes ?? 32 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
-      maxEntrySize: Math.max(1, Math.floor(blobBytes / 4)),
+      maxEntrySize: Math.max(1, Math.min(1 << 20, Math.floor(blobBytes / 8))),
       sizeCalculation: (b) => b.length || 1,
     });
     this.versions = new LRUCache<string, StoredVersion>({
@@ -145,9 +148,32 @@ export class Store {
     return data;
   }
 
-  /** Whether a blob of this size fits the shared cache (larger ones are kept by their reader). */
-  cachesBlob(size: number): boolean {
-    return size <= this.blobs.maxEntrySize;
+  /**
+   * Bytes [start, end) of a blob of known size. Small blobs come from the memory cache; large
+   * ones are unpacked once into a plain file beside the repository and read by range, so a
+   * big file is never inflated again for each 128 KiB the kernel asks for.
+   */
+  async readBlobRange(id: string, size: number, start: number, end: number): Promise<Buffer> {
+    if (size <= this.blobs.maxEntrySize) return (await this.readBlob(id)).subarray(start, end);
+    const file = path.join(this.rawDir, id);
+    let fh;
+    try {
+      fh = await fsp.open(file, 'r');
+    } catch {
+      const data = await this.readBlob(id);
+      const tmp = this.tmpPath('raw');
+      await fsp.mkdir(this.rawDir, { recursive: true });
+      await fsp.writeFile(tmp, data, { mode: 0o444 });
+      await fsp.rename(tmp, file);
+      return data.subarray(start, end);
+    }
+    try {
+      const out = Buffer.alloc(end - start);
+      const { bytesRead } = await fh.read(out, 0, out.length, start);
+      return out.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
   }
 
   /** The stored version, or null when its zip has not been ingested. */

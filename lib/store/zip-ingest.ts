@@ -7,7 +7,7 @@ import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import { checkZipEntries, type ZipEntryMeta } from '../gomod/ziprules.js';
 import { GoModError } from '../gomod/errors.js';
-import type { ObjectFiles, StagedObject } from './object-files.js';
+import { forEachLimit, type ObjectFiles, type StagedObject } from './object-files.js';
 
 export interface IngestedFile {
   path: string;
@@ -18,6 +18,7 @@ export interface IngestedFile {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const SMALL_FILE = 1 << 20;
 
 function entryMeta(e: Entry): ZipEntryMeta & { nameBytes: Buffer } {
   const raw = (e as unknown as { fileNameRaw: Buffer }).fileNameRaw;
@@ -97,13 +98,12 @@ export async function ingestZipFiles(
 
     const files: IngestedFile[] = [];
     let goMod: Buffer | null = null;
-    for (const k of kept) {
-      const e = byName.get(k.name)!;
-      const { file, content, object } = await ingestEntry(zf, e, k.path, objects);
+    await forEachLimit(kept, 8, async (k) => {
+      const { file, content, object } = await ingestEntry(zf, byName.get(k.name)!, k.path, objects);
       staged.push(object);
       if (content) goMod = content;
       files.push(file);
-    }
+    });
     files.sort((a, b) => Buffer.compare(Buffer.from(a.path), Buffer.from(b.path)));
     return { files, goMod, staged };
   } catch (err) {
@@ -121,36 +121,43 @@ async function ingestEntry(
   objects: ObjectFiles,
 ): Promise<{ file: IngestedFile; content: Buffer | null; object: StagedObject }> {
   const stream = await openStream(zf, e);
-  const writer = objects.blobWriter(e.uncompressedSize);
+  // Small files are gathered in memory and written in one step; large ones stream through.
+  const small = e.uncompressedSize <= SMALL_FILE;
+  const writer = small ? null : objects.blobWriter(e.uncompressedSize);
   const sha = createHash('sha256');
-  const keep = path === 'go.mod' ? ([] as Buffer[]) : null;
+  const keep = path === 'go.mod' || small ? ([] as Buffer[]) : null;
+  let received = 0;
   let crc = 0;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       sha.update(chunk);
       crc = zlib.crc32(chunk, crc);
+      received += chunk.length;
+      if (received > e.uncompressedSize) throw new Error('more bytes than the entry header announces');
       keep?.push(chunk);
-      await writer.write(chunk);
+      await writer?.write(chunk);
     }
   } catch (err) {
-    await writer.abort();
+    await writer?.abort();
     const msg = (err as Error).message;
     throw new GoModError('zip-corrupt', `${path}: ${msg}`);
   }
   if (crc >>> 0 !== e.crc32 >>> 0) {
-    await writer.abort();
+    await writer?.abort();
     throw new GoModError('zip-crc', `${path}: CRC-32 mismatch (header ${e.crc32.toString(16)}, content ${(crc >>> 0).toString(16)})`);
   }
+  const content = keep ? Buffer.concat(keep) : null;
   let object: StagedObject;
   try {
-    object = await writer.finish();
+    if (received !== e.uncompressedSize) throw new Error(`${received} bytes, the entry header announces ${e.uncompressedSize}`);
+    object = writer ? await writer.finish() : await objects.stage('blob', content!);
   } catch (err) {
-    await writer.abort();
+    await writer?.abort();
     throw new GoModError('zip-corrupt', `${path}: ${(err as Error).message}`);
   }
   return {
     file: { path, size: e.uncompressedSize, crc32: crc >>> 0, blob: object.id, sha256: sha.digest() },
-    content: keep ? Buffer.concat(keep) : null,
+    content: path === 'go.mod' ? content : null,
     object,
   };
 }
