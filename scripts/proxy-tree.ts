@@ -2,9 +2,7 @@
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import yazl from 'yazl';
-import { escapePath, escapeVersion } from '../lib/gomod/escape.js';
-import { canonicalInfo } from '../lib/gomod/info.js';
-import { sortVersions } from '../lib/gomod/semver.js';
+import { canonicalInfo, escapePath, escapeVersion, sortVersions } from '../lib/gomod/index.js';
 
 export interface ModuleVersionFiles {
   module: string;
@@ -16,11 +14,29 @@ export interface ModuleVersionFiles {
   files: Map<string, Buffer>;
 }
 
+/**
+ * yazl writes DOS timestamps in local time; shifting by the zone offset makes the stored
+ * fields equal the UTC time, so the zip bytes do not depend on the builder's TZ.
+ */
+function dosTime(t: Date): Date {
+  let d = new Date(t.getTime() + t.getTimezoneOffset() * 60000);
+  d = new Date(t.getTime() + d.getTimezoneOffset() * 60000);
+  return d;
+}
+
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+/** A deterministic module zip: sorted names, one fixed mtime, deflate, no directory entries. */
 export async function zipBytes(module: string, version: string, files: Map<string, Buffer>, mtime: Date): Promise<Buffer> {
   const zip = new yazl.ZipFile();
-  const names = [...files.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  for (const name of names) {
-    zip.addBuffer(files.get(name)!, `${module}@${version}/${name}`, { mtime, mode: 0o100644, compress: true });
+  const when = dosTime(mtime);
+  for (const name of [...files.keys()].sort(byteOrder)) {
+    zip.addBuffer(files.get(name)!, `${module}@${version}/${name}`, {
+      mtime: when,
+      mode: 0o100644,
+      compress: true,
+      forceDosTimestamp: true,
+    });
   }
   zip.end();
   const chunks: Buffer[] = [];
@@ -28,6 +44,7 @@ export async function zipBytes(module: string, version: string, files: Map<strin
   return Buffer.concat(chunks);
 }
 
+/** Writes .zip, .mod, .info and adds the version to list. Returns the zip's size. */
 export async function writeModuleVersion(root: string, m: ModuleVersionFiles): Promise<number> {
   const dir = path.join(root, escapePath(m.module), '@v');
   await fsp.mkdir(dir, { recursive: true });
@@ -42,11 +59,26 @@ export async function writeModuleVersion(root: string, m: ModuleVersionFiles): P
   return zip.length;
 }
 
-/** Replaces `dest` with the tree built in `tmp`, so a reader never sees a half-built tree. */
-export async function publishTree(tmp: string, dest: string): Promise<void> {
+/**
+ * Replaces `dest` with the tree built in `tmp` by renames, so a reader never sees a half-built
+ * tree. If another builder published first (dest reappeared between the renames), theirs is kept
+ * when `same` says it is equivalent.
+ */
+export async function publishTree(tmp: string, dest: string, same?: () => Promise<boolean>): Promise<void> {
+  await fsp.mkdir(path.dirname(dest), { recursive: true });
   const old = `${dest}.old-${process.pid}`;
   await fsp.rm(old, { recursive: true, force: true });
   await fsp.rename(dest, old).catch(() => undefined);
-  await fsp.rename(tmp, dest);
-  await fsp.rm(old, { recursive: true, force: true });
+  try {
+    await fsp.rename(tmp, dest);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && same && (await same())) {
+      await fsp.rm(tmp, { recursive: true, force: true });
+    } else {
+      throw e;
+    }
+  } finally {
+    await fsp.rm(old, { recursive: true, force: true });
+  }
 }

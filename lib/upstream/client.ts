@@ -3,6 +3,7 @@ import { createWriteStream, promises as fsp } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
 import { Transform, Writable } from 'node:stream';
+import { once } from 'node:events';
 import got, { type RequestError } from 'got';
 import {
   escapePath,
@@ -88,16 +89,16 @@ export class ProxyClient {
     return { versions: sortVersions([...new Set(found)]), url: r.url };
   }
 
-  info(module: string, version: string): Promise<Fetched> {
+  async info(module: string, version: string): Promise<Fetched> {
     return this.fetch(this.target(module, version, '.info'));
   }
 
-  mod(module: string, version: string): Promise<Fetched> {
+  async mod(module: string, version: string): Promise<Fetched> {
     return this.fetch(this.target(module, version, '.mod'));
   }
 
   /** The optional @latest endpoint; proxies without it answer 404. */
-  latest(module: string): Promise<Fetched> {
+  async latest(module: string): Promise<Fetched> {
     return this.fetch(this.target(module, undefined, '/@latest'));
   }
 
@@ -203,12 +204,13 @@ export class ProxyClient {
       });
     }
     const chunks: Buffer[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb();
-      },
-    });
+    const sink = () =>
+      new Writable({
+        write(chunk: Buffer, _enc, cb) {
+          chunks.push(chunk);
+          cb();
+        },
+      });
     await this.stream(target, url, sink, this.maxMetadataBytes, { request: this.timeoutMs });
     return Buffer.concat(chunks);
   }
@@ -223,7 +225,8 @@ export class ProxyClient {
     }
     // No overall deadline for zips: a big module on a slow link is fine as long as bytes keep coming.
     const t = this.timeoutMs;
-    return this.stream(target, url, createWriteStream(dest), this.maxZipBytes, {
+    // The file is opened only once a 200 arrived, so an error page never touches dest.
+    return this.stream(target, url, () => createWriteStream(dest), this.maxZipBytes, {
       lookup: t, connect: t, secureConnect: t, send: t, response: t, socket: t,
     });
   }
@@ -251,12 +254,13 @@ export class ProxyClient {
   private async stream(
     target: Target,
     url: string,
-    sink: Writable,
+    makeSink: () => Writable,
     max: number,
     timeout: Record<string, number>,
   ): Promise<number> {
     const started = Date.now();
     let received = 0;
+    let sink: Writable | null = null;
     // got reads user:password from the URL into Basic auth and drops it on cross-origin redirects.
     const req = got.stream(url, {
       throwHttpErrors: false,
@@ -283,11 +287,17 @@ export class ProxyClient {
           cb(null, chunk);
         },
       });
+      sink = makeSink();
       await pipeline(req, cap, sink);
       return received;
     } catch (e) {
       req.destroy();
-      sink.destroy();
+      if (sink && !sink.closed) {
+        // Wait for the file to be closed, so the caller's cleanup cannot race its creation.
+        const closed = once(sink, 'close').catch(() => undefined);
+        sink.destroy();
+        await closed;
+      }
       throw this.classify(target, url, e);
     }
   }

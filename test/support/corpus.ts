@@ -10,7 +10,7 @@ import { REPO_ROOT } from './modfs-process.js';
 const run = promisify(execFile);
 
 export const CORPUS_DIR = process.env.MODFS_CORPUS ?? path.join(REPO_ROOT, '.corpus', 'proxy');
-export const FIXTURES_DIR = path.join(REPO_ROOT, '.corpus', 'fixtures');
+export const FIXTURES_DIR = process.env.MODFS_FIXTURES ?? path.join(REPO_ROOT, '.corpus', 'fixtures');
 
 /** Builds the corpus proxy tree unless an up-to-date one exists (the script checks its stamp). */
 export async function ensureCorpus(): Promise<string> {

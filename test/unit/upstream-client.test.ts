@@ -5,6 +5,7 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ProxyClient } from '../../lib/upstream/client.js';
 import { UpstreamError } from '../../lib/upstream/errors.js';
 import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
@@ -86,7 +87,16 @@ test('off and direct fail clearly', async () => {
     assert.equal(e.kind, 'direct-unsupported');
     assert.match(e.message, /not supported/);
   });
-  assert.ok((await client(`direct|${a.url}`).mod(M, V)).data.length > 0);
+  // As in the go command, 'direct' ends the list: later entries are never tried.
+  const before = a.requests.length;
+  await rejectsWith(client(`direct|${a.url}`).mod(M, V), (e) => assert.equal(e.kind, 'direct-unsupported'));
+  assert.equal(a.requests.length, before);
+  // Reached after a 404 on ',': the last error is theirs.
+  await rejectsWith(client(`${b.url},off`).mod(M, V), (e) => {
+    assert.equal(e.kind, 'off');
+    assert.match(e.message, /module lookup disabled by GOPROXY=off/);
+  });
+  await rejectsWith(client(`${b.url},direct`).mod(M, V), (e) => assert.equal(e.kind, 'direct-unsupported'));
 });
 
 test('5xx and connection resets are retried, then succeed', async () => {
@@ -100,8 +110,12 @@ test('5xx and connection resets are retried, then succeed', async () => {
   assert.ok((await client(a.url).info(M, V)).data.length > 0);
   assert.equal(a.requests.length - before, 2);
 
+  assert.equal(a.requests.at(-2)?.status, 0, 'the reset request is logged too');
+
   a.setFault(ZIP, { resetAfterBytes: 1000, times: 1 });
+  before = a.requests.length;
   assert.ok((await client(a.url).zip(M, V, path.join(root, 'r.zip'))).size > 100_000);
+  assert.equal(a.requests.length - before, 2);
   a.clearFaults();
 });
 
@@ -141,8 +155,71 @@ test('a zip over the size cap is aborted and removed', async () => {
 
 test('credentials in the proxy URL never appear in errors', async () => {
   const withCreds = a.url.replace('http://', 'http://alice:s3cret@');
-  await rejectsWith(client(withCreds).mod(M, 'v9.9.9'), (e) => {
+  const lines: string[] = [];
+  await rejectsWith(client(withCreds, { log: (l) => lines.push(l) }).mod(M, 'v9.9.9'), (e) => {
     assert.doesNotMatch(e.message, /alice|s3cret/);
     assert.doesNotMatch(e.url ?? '', /alice|s3cret/);
+    assert.match(e.message, /GET http:\/\/127\.0\.0\.1:\d+\/example\.com/);
+  });
+  assert.ok(lines.length > 0);
+  for (const l of lines) assert.doesNotMatch(l, /alice|s3cret/);
+});
+
+test('credentials in the proxy URL are sent as Basic auth; 401 is not retried', async () => {
+  const secured = await startProxyServer({ root: path.join(root, 'a'), auth: { username: 'alice', password: 's3cret' } });
+  try {
+    const r = await client(secured.url.replace('http://', 'http://alice:s3cret@')).mod(M, V);
+    assert.equal(r.data.toString(), `module ${M}\n`);
+    assert.equal(r.url, `${secured.url}/example.com/!upper/mod/@v/v1.2.0.mod`);
+    const before = secured.requests.length;
+    await rejectsWith(client(secured.url.replace('http://', 'http://alice:wrong@')).mod(M, V), (e) => {
+      assert.equal(e.kind, 'http');
+      assert.equal(e.status, 401);
+      assert.ok(!e.notFound);
+      assert.doesNotMatch(e.message, /alice|wrong/);
+    });
+    assert.equal(secured.requests.length - before, 1, 'no retry on 4xx');
+  } finally {
+    await secured.close();
+  }
+});
+
+test('file:// entries read the tree from disk; a missing file is "not found" and falls through', async () => {
+  const fileUrl = pathToFileURL(path.join(root, 'a')).href;
+  const c = client(fileUrl);
+  assert.deepEqual((await c.list(M)).versions, [V]);
+  assert.equal((await c.mod(M, V)).url, `${fileUrl}/example.com/!upper/mod/@v/v1.2.0.mod`);
+  const dest = path.join(root, 'f.zip');
+  const z = await c.zip(M, V, dest);
+  assert.equal(z.size, (await fsp.stat(dest)).size);
+  await rejectsWith(c.info(M, 'v9.9.9'), (e) => assert.ok(e.notFound));
+  await rejectsWith(client(fileUrl, { maxZipBytes: 1000 }).zip(M, V, dest), (e) => assert.equal(e.kind, 'too-large'));
+  await assert.rejects(fsp.stat(dest));
+  const empty = pathToFileURL(path.join(root, 'b')).href;
+  assert.equal((await client(`${empty},${a.url}`).info(M, V)).url, `${a.url}/example.com/!upper/mod/@v/v1.2.0.info`);
+});
+
+test('list ignores junk lines and sorts; oversized metadata is refused', async () => {
+  a.setFault('/@v/list', { body: 'v1.10.0\nnot-a-version\n\nv1.2.0 extra words\nv1.2.0\nv1.9.0-rc.1\n', times: 1 });
+  assert.deepEqual((await client(a.url).list(M)).versions, ['v1.2.0', 'v1.9.0-rc.1', 'v1.10.0']);
+  a.setFault('/@v/v1.2.0.mod', { body: Buffer.alloc(5000, 'x'), times: 1 });
+  await rejectsWith(client(a.url, { maxMetadataBytes: 1000 }).mod(M, V), (e) => assert.equal(e.kind, 'too-large'));
+});
+
+test('bad module paths and versions fail as "invalid" without a request', async () => {
+  const before = a.requests.length;
+  await rejectsWith(client(a.url).mod('no-dot/../x', V), (e) => assert.equal(e.kind, 'invalid'));
+  await rejectsWith(client(a.url).mod(M, 'v1.0.0/../../x'), (e) => assert.equal(e.kind, 'invalid'));
+  assert.equal(a.requests.length, before);
+});
+
+test('"|" falls through on a refused connection; "," does not', async () => {
+  const dead = await startProxyServer({ root: path.join(root, 'b') });
+  const deadUrl = dead.url;
+  await dead.close();
+  assert.ok((await client(`${deadUrl}|${a.url}`, { retries: 0 }).mod(M, V)).url.startsWith(a.url));
+  await rejectsWith(client(`${deadUrl},${a.url}`, { retries: 1 }).mod(M, V), (e) => {
+    assert.equal(e.kind, 'network');
+    assert.ok(e.message.includes(deadUrl));
   });
 });
