@@ -65,9 +65,11 @@ async function mountCommand(argv: {
     if (stopping) return;
     stopping = true;
     log.info(`${sig}: unmounting ${mounted.mountpoint}`);
-    mounted.unmount().then(() => {
-      store.close();
-      log.info('unmounted');
+    mounted.unmount().then(async () => {
+      await store.close();
+      const c = ops.counts;
+      const f = fetcher.stats;
+      log.info(`unmounted; served ${c.getattr} getattr, ${c.readdir} readdir, ${c.read} read; fetched ${f.zipFetches} zips, ${f.modFetches} .mod, ${f.infoFetches} .info, ${f.failures} failures`);
       process.exit(0);
     });
   };

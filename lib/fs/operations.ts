@@ -43,6 +43,8 @@ export interface OperationsOptions {
 }
 
 export class Operations {
+  /** operations served, for the log and for tuning */
+  readonly counts = { getattr: 0, readdir: 0, read: 0 };
   private readonly targets = new LRUCache<string, Target>({ max: 8192 });
   private readonly lists = new LRUCache<string, { data: Buffer; at: Date }>({ max: 1024 });
   private readonly log: (line: string) => void;
@@ -74,6 +76,7 @@ export class Operations {
   }
 
   getattr(path: string): Promise<Attr> {
+    this.counts.getattr++;
     return this.guard(() => this.getattrNode(this.resolve(path), path));
   }
 
@@ -152,6 +155,7 @@ export class Operations {
   }
 
   readdir(path: string): Promise<string[]> {
+    this.counts.readdir++;
     return this.guard(() => this.readdirNode(this.resolve(path), path));
   }
 
@@ -217,6 +221,7 @@ export class Operations {
    * so the file behind a path is resolved here (and remembered; content never changes).
    */
   read(path: string, out: Buffer, pos: number): Promise<number> {
+    this.counts.read++;
     return this.guard(async () => {
       let t = this.targets.get(path);
       if (!t) {

@@ -1,19 +1,28 @@
-// The "h1:" hash of dirhash.Hash1: a sha256 over one summary line per file.
+// The "h1:" hash of golang.org/x/mod/sumdb/dirhash.Hash1, as recorded in go.sum and .ziphash.
 import { createHash } from 'node:crypto';
 import { GoModError } from './errors.js';
 
-export function hash1(files: Array<{ name: string; sha256: Buffer }>): string {
+/**
+ * Hash1 over files given by name and the sha256 of their content. Go sorts the names with
+ * sort.Strings, i.e. by UTF-8 bytes; JS string order (UTF-16 code units) differs above U+FFFF.
+ */
+export function hash1(files: ReadonlyArray<{ name: string; sha256: Buffer }>): string {
+  for (const f of files) {
+    if (f.name.includes('\n')) throw new GoModError('hash-newline', `dirhash: file name with newline not supported: ${JSON.stringify(f.name)}`);
+  }
   const sorted = files
     .map((f) => ({ key: Buffer.from(f.name, 'utf8'), f }))
     .sort((a, b) => Buffer.compare(a.key, b.key));
   const h = createHash('sha256');
-  for (const { f } of sorted) {
-    if (f.name.includes('\n')) throw new GoModError('hash-newline', `file name with newline: ${JSON.stringify(f.name)}`);
-    h.update(`${f.sha256.toString('hex')}  ${f.name}\n`);
+  for (const { key, f } of sorted) {
+    h.update(`${f.sha256.toString('hex')}  `);
+    h.update(key);
+    h.update('\n');
   }
   return 'h1:' + h.digest('base64');
 }
 
+/** The go.sum "/go.mod" hash: Hash1 over the single file "go.mod". */
 export function hashGoMod(content: Buffer): string {
   return hash1([{ name: 'go.mod', sha256: createHash('sha256').update(content).digest() }]);
 }

@@ -1,8 +1,10 @@
-// Case-encoding of module paths and versions for file names: every capital becomes '!'
-// plus its lower-case letter, so case-insensitive file systems cannot confuse two modules.
+// Case-encoding of module paths and versions for file names (module.EscapePath and friends):
+// every ASCII capital becomes '!' plus its lower-case letter, so that two modules differing only
+// in case cannot collide on a case-insensitive file system.
 import { GoModError } from './errors.js';
-import { checkPath, checkVersionElem } from './modpath.js';
+import { checkPath, versionElemError } from './modpath.js';
 
+// Callers have already ruled out '!' and non-ASCII, so this cannot produce an ambiguous result.
 function escapeString(s: string): string {
   return s.replace(/[A-Z]/g, (c) => '!' + c.toLowerCase());
 }
@@ -28,21 +30,24 @@ function unescapeString(escaped: string): string | null {
   return bang ? null : out;
 }
 
+/** module.EscapePath: checks `path` with checkPath, then escapes capitals. */
 export function escapePath(path: string): string {
   checkPath(path);
   return escapeString(path);
 }
 
+/**
+ * module.EscapeVersion: any string that is a valid file name element without '!' (it need not be
+ * semver: "latest" or a branch name escape fine). Non-ASCII is rejected too, as Go's escapeString does.
+ */
 export function escapeVersion(v: string): string {
-  try {
-    checkVersionElem(v);
-  } catch {
-    throw new GoModError('version-disallowed', `disallowed version string ${JSON.stringify(v)}`);
+  if (versionElemError(v) !== null || v.includes('!') || /[^\x00-\x7f]/.test(v)) {
+    throw new GoModError('version-disallowed', `version ${JSON.stringify(v)} invalid: disallowed version string`);
   }
-  if (v.includes('!') || /[^\x00-\x7f]/.test(v)) throw new GoModError('version-disallowed', `disallowed version string ${JSON.stringify(v)}`);
   return escapeString(v);
 }
 
+/** module.UnescapePath: rejects '!' not followed by a-z, raw capitals, non-ASCII, and invalid paths. */
 export function unescapePath(escaped: string): string {
   const path = unescapeString(escaped);
   if (path === null) throw new GoModError('escape-invalid', `invalid escaped module path ${JSON.stringify(escaped)}`);
@@ -54,13 +59,11 @@ export function unescapePath(escaped: string): string {
   return path;
 }
 
+/** module.UnescapeVersion. */
 export function unescapeVersion(escaped: string): string {
   const v = unescapeString(escaped);
   if (v === null) throw new GoModError('escape-invalid', `invalid escaped version ${JSON.stringify(escaped)}`);
-  try {
-    checkVersionElem(v);
-  } catch (e) {
-    throw new GoModError('escape-invalid', `invalid escaped version ${JSON.stringify(v)}: ${(e as Error).message}`);
-  }
+  const why = versionElemError(v);
+  if (why !== null) throw new GoModError('escape-invalid', `invalid escaped version ${JSON.stringify(v)}: ${why}`);
   return v;
 }

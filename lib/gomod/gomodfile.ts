@@ -1,27 +1,85 @@
-// Just enough go.mod parsing to learn which module a file declares.
+// Which module a go.mod declares, read the way modfile.ModulePath reads it (line by line,
+// without the full parser), so it works on go.mod files that newer Go versions wrote.
 
-function unquote(s: string): string | null {
-  if (s.startsWith('"')) {
-    try {
-      const v = JSON.parse(s);
-      return typeof v === 'string' ? v : null;
-    } catch {
-      return null;
-    }
-  }
-  if (s.startsWith('`')) return s.endsWith('`') && s.length >= 2 ? s.slice(1, -1) : null;
-  return s;
+// unicode.IsSpace, which bytes.TrimSpace uses (JS trim() would also strip U+FEFF).
+const GO_SPACE = '\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
+
+function trimSpace(s: string): string {
+  let i = 0;
+  let j = s.length;
+  while (i < j && GO_SPACE.includes(s[i])) i++;
+  while (j > i && GO_SPACE.includes(s[j - 1])) j--;
+  return s.slice(i, j);
 }
 
+const SIMPLE_ESCAPES: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', '"': '"' };
+
+/** strconv.Unquote for "…" and `…` literals; null where Go reports an error. */
+export function goUnquote(s: string): string | null {
+  if (s.length < 2 || s[s.length - 1] !== s[0]) return null;
+  const body = s.slice(1, -1);
+  if (s[0] === '`') return body.includes('`') ? null : body.replace(/\r/g, '');
+  if (s[0] !== '"') return null;
+  const bytes: number[] = [];
+  const pushText = (t: string): void => {
+    for (const b of Buffer.from(t, 'utf8')) bytes.push(b);
+  };
+  for (let i = 0; i < body.length; ) {
+    const c = body[i];
+    if (c === '"' || c === '\n') return null;
+    if (c !== '\\') {
+      const cp = body.codePointAt(i)!;
+      const ch = String.fromCodePoint(cp);
+      pushText(ch);
+      i += ch.length;
+      continue;
+    }
+    const e = body[i + 1];
+    if (e === undefined) return null;
+    if (e in SIMPLE_ESCAPES) {
+      pushText(SIMPLE_ESCAPES[e]);
+      i += 2;
+    } else if (e === 'x' || e === 'u' || e === 'U') {
+      const n = e === 'x' ? 2 : e === 'u' ? 4 : 8;
+      const hex = body.slice(i + 2, i + 2 + n);
+      if (!new RegExp(`^[0-9A-Fa-f]{${n}}$`).test(hex)) return null;
+      const v = parseInt(hex, 16);
+      if (e === 'x') bytes.push(v); // a raw byte, which may leave the result not UTF-8
+      else if (v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return null;
+      else pushText(String.fromCodePoint(v));
+      i += 2 + n;
+    } else if (e >= '0' && e <= '7') {
+      const oct = body.slice(i + 1, i + 4);
+      if (!/^[0-7]{3}$/.test(oct) || parseInt(oct, 8) > 255) return null;
+      bytes.push(parseInt(oct, 8));
+      i += 4;
+    } else {
+      return null; // includes \' which Go allows only in rune literals
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/**
+ * The module path from the first `module` directive: comments after "//" ignored, quoted
+ * ("…" or `…`) paths unquoted, null when there is none or it is malformed. A "module (" block
+ * gives null: ModulePath would return "(", and the full parser's one-line block is not worth
+ * following here.
+ */
 export function moduleLine(content: Buffer | string): string | null {
   const text = typeof content === 'string' ? content : content.toString('utf8');
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/\/\/.*$/, '').trim();
-    const m = /^module\s+(\S.*)$/.exec(line);
-    if (!m) continue;
-    const arg = m[1].trim();
-    if (arg === '(') return null;
-    return unquote(arg);
+    const cut = raw.indexOf('//');
+    let line = trimSpace(cut >= 0 ? raw.slice(0, cut) : raw);
+    if (!line.startsWith('module')) continue;
+    line = line.slice('module'.length);
+    const n = line.length;
+    line = trimSpace(line);
+    // "modulefoo" is not a module directive, and neither is a bare "module"
+    if (line.length === n || line.length === 0) continue;
+    if (line[0] === '"' || line[0] === '`') return goUnquote(line);
+    if (line === '(') return null;
+    return line;
   }
   return null;
 }

@@ -1,80 +1,95 @@
-// Module, import and file path rules (golang.org/x/mod/module).
+// Module, import and file path rules of golang.org/x/mod/module (Go 1.19 vendored copy).
 import { GoModError } from './errors.js';
 import { build, canonical, isValid, major } from './semver.js';
 
 type Kind = 'module' | 'import' | 'file';
 
-const BAD_WINDOWS = new Set([
-  'CON', 'PRN', 'AUX', 'NUL',
-  ...Array.from({ length: 9 }, (_, i) => `COM${i + 1}`),
-  ...Array.from({ length: 9 }, (_, i) => `LPT${i + 1}`),
-]);
+// Without the `u` flag, /i only folds ASCII letters, which is exactly what strings.EqualFold
+// does for these names (no non-ASCII rune folds to any of their letters).
+const BAD_WINDOWS_NAME = /^(?:CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])$/i;
 
-const modPathOK = (c: string) => /^[-._~0-9A-Za-z]$/.test(c);
-const importPathOK = (c: string) => modPathOK(c) || c === '+';
-const fileNameOK = (c: string) =>
+// Characters are tested per code point; every set below except fileNameOK's letters is ASCII.
+const modPathOK = (c: string): boolean => /^[-._~0-9A-Za-z]$/.test(c);
+const importPathOK = (c: string): boolean => modPathOK(c) || c === '+';
+// unicode.IsLetter is category L; Node's Unicode tables are newer than Go 1.19's (13.0), so a
+// letter added to Unicode since then is accepted here and rejected by Go.
+const fileNameOK = (c: string): boolean =>
   c.charCodeAt(0) < 0x80 ? /^[0-9A-Za-z!#$%&()+,\-.=@[\]^_{}~ ]$/.test(c) : /^\p{L}$/u.test(c);
-const firstPathOK = (c: string) => /^[-.0-9a-z]$/.test(c);
+const firstPathOK = (c: string): boolean => /^[-.0-9a-z]$/.test(c);
 
 function fail(kind: Kind, path: string, why: string): never {
   throw new GoModError(`invalid-${kind}-path`, `malformed ${kind} path ${JSON.stringify(path)}: ${why}`);
 }
 
-function hasLoneSurrogate(s: string): boolean {
-  return /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
+/** A JS string holds valid UTF-8 exactly when it has no unpaired surrogate. */
+export function isWellFormedUTF16(s: string): boolean {
+  return !/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(s);
 }
 
-function checkElem(elem: string, kind: Kind, path: string): void {
-  if (elem === '') fail(kind, path, 'empty path element');
-  if (/^\.+$/.test(elem)) fail(kind, path, `invalid path element ${JSON.stringify(elem)}`);
-  if (elem[0] === '.' && kind === 'module') fail(kind, path, 'leading dot in path element');
-  if (elem.endsWith('.')) fail(kind, path, 'trailing dot in path element');
+/** module.checkElem: returns the reason an element is bad, or null. */
+function elemError(elem: string, kind: Kind): string | null {
+  if (elem === '') return 'empty path element';
+  if (/^\.+$/.test(elem)) return `invalid path element ${JSON.stringify(elem)}`;
+  if (elem[0] === '.' && kind === 'module') return 'leading dot in path element';
+  if (elem.endsWith('.')) return 'trailing dot in path element';
   const ok = kind === 'module' ? modPathOK : kind === 'import' ? importPathOK : fileNameOK;
-  for (const c of elem) if (!ok(c)) fail(kind, path, `invalid char ${JSON.stringify(c)}`);
+  for (const c of elem) if (!ok(c)) return `invalid char ${JSON.stringify(c)}`;
   const dot = elem.indexOf('.');
   const short = dot >= 0 ? elem.slice(0, dot) : elem;
-  if (BAD_WINDOWS.has(short.toUpperCase())) fail(kind, path, `${JSON.stringify(short)} disallowed as path element component on Windows`);
-  if (kind === 'file') return;
+  if (BAD_WINDOWS_NAME.test(short)) return `${JSON.stringify(short)} disallowed as path element component on Windows`;
+  if (kind === 'file') return null;
+  // Windows 8.3 short names look like PROGRA~1; a module element must not be mistaken for one.
   const tilde = short.lastIndexOf('~');
   if (tilde >= 0 && tilde < short.length - 1 && /^[0-9]+$/.test(short.slice(tilde + 1))) {
-    fail(kind, path, 'trailing tilde and digits in path element');
+    return 'trailing tilde and digits in path element';
   }
+  return null;
 }
 
 function checkPathKind(path: string, kind: Kind): void {
-  if (hasLoneSurrogate(path)) fail(kind, path, 'invalid UTF-8');
+  if (!isWellFormedUTF16(path)) fail(kind, path, 'invalid UTF-8');
   if (path === '') fail(kind, path, 'empty string');
   if (path[0] === '-' && kind !== 'file') fail(kind, path, 'leading dash');
   if (path.includes('//')) fail(kind, path, 'double slash');
   if (path.endsWith('/')) fail(kind, path, 'trailing slash');
-  for (const elem of path.split('/')) checkElem(elem, kind, path);
+  for (const elem of path.split('/')) {
+    const why = elemError(elem, kind);
+    if (why !== null) fail(kind, path, why);
+  }
 }
 
+/** module.CheckPath: a module path (lower-case host-like first element with a dot, valid /vN suffix). */
 export function checkPath(path: string): void {
   checkPathKind(path, 'module');
-  const i = path.indexOf('/') < 0 ? path.length : path.indexOf('/');
+  const slash = path.indexOf('/');
+  const i = slash < 0 ? path.length : slash;
   if (i === 0) fail('module', path, 'leading slash');
   const first = path.slice(0, i);
   if (!first.includes('.')) fail('module', path, 'missing dot in first path element');
-  if (path[0] === '-') fail('module', path, 'leading dash in first path element');
   for (const c of first) if (!firstPathOK(c)) fail('module', path, `invalid char ${JSON.stringify(c)} in first path element`);
   if (!splitPathVersion(path)) fail('module', path, 'invalid version');
 }
 
+/** module.CheckImportPath: like a module path but '+' allowed, no first-element or /vN rules. */
 export function checkImportPath(path: string): void {
   checkPathKind(path, 'import');
 }
 
+/** module.CheckFilePath: a slash-separated file path inside a module zip. */
 export function checkFilePath(path: string): void {
   checkPathKind(path, 'file');
 }
 
-/** Internal elem check for version strings, as module.EscapeVersion does. */
-export function checkVersionElem(v: string): void {
-  checkElem(v, 'file', v);
+/** Why `v` fails module.checkElem in file-path mode (what EscapeVersion requires of a version), or null. */
+export function versionElemError(v: string): string | null {
+  if (!isWellFormedUTF16(v)) return 'invalid UTF-8';
+  return elemError(v, 'file');
 }
 
-/** Splits a trailing /vN (or gopkg.in .vN) major suffix; null when the suffix is malformed. */
+/**
+ * module.SplitPathVersion: splits a trailing "/vN" (or gopkg.in ".vN[-unstable]") major
+ * suffix off a module path; null where Go reports ok=false (e.g. "/v1", "/v0", "/v01", "/v2.1").
+ */
 export function splitPathVersion(path: string): { prefix: string; pathMajor: string } | null {
   if (path.startsWith('gopkg.in/')) return splitGopkgIn(path);
   let i = path.length;
@@ -90,10 +105,11 @@ export function splitPathVersion(path: string): { prefix: string; pathMajor: str
   return { prefix, pathMajor };
 }
 
+// gopkg.in paths always carry their major version (".v0" is allowed there, unlike "/v0").
 function splitGopkgIn(path: string): { prefix: string; pathMajor: string } | null {
   let i = path.length;
   if (path.endsWith('-unstable')) i -= '-unstable'.length;
-  while (i > 0 && /[0-9]/.test(path[i - 1])) i--;
+  while (i > 0 && path[i - 1] >= '0' && path[i - 1] <= '9') i--;
   if (i <= 1 || path[i - 1] !== 'v' || path[i - 2] !== '.') return null;
   const prefix = path.slice(0, i - 2);
   const pathMajor = path.slice(i - 2);
@@ -101,43 +117,55 @@ function splitGopkgIn(path: string): { prefix: string; pathMajor: string } | nul
   return { prefix, pathMajor };
 }
 
+/** module.CheckPathMajor: does version `v` belong to a path with major suffix `pathMajor`? */
 export function checkPathMajor(v: string, pathMajor: string): void {
   let pm = pathMajor;
   if (pm.startsWith('.v') && pm.endsWith('-unstable')) pm = pm.slice(0, -'-unstable'.length);
+  // gopkg.in/x.v1 predates modules; Go lets its pseudo-versions keep the v0.0.0 base.
   if (v.startsWith('v0.0.0-') && pm === '.v1') return;
   const m = major(v);
-  let want: string;
+  let want = pm;
   if (pm === '') {
     if (m === 'v0' || m === 'v1' || build(v) === '+incompatible') return;
     want = 'v0 or v1';
-  } else {
+  } else if (pm[0] === '/' || pm[0] === '.') {
     if (m === pm.slice(1)) return;
     want = pm.slice(1);
   }
-  throw new GoModError('version-major-mismatch', `version ${v}: should be ${want}, not ${m}`);
+  throw new GoModError('version-major-mismatch', `version ${JSON.stringify(v)} invalid: should be ${want}, not ${m}`);
 }
 
-/** module.CanonicalVersion: canonical semver, keeping +incompatible. */
+/** module.CanonicalVersion: semver.Canonical, but keeping a "+incompatible" build suffix. */
 export function canonicalVersion(v: string): string {
   const c = canonical(v);
-  return c && build(v) === '+incompatible' ? c + '+incompatible' : c;
+  return build(v) === '+incompatible' ? c + '+incompatible' : c;
 }
 
 /**
- * A module version as it may appear in the module cache: valid path, canonical version,
- * major version matching the path, +incompatible only where Go allows it.
+ * A module version as the module cache may hold it: module.Check plus what cmd/go adds on top
+ * (zip.CheckZip and the proxy code): the version is canonical, and "+incompatible" only marks
+ * a v2+ version of a path without a major suffix (not gopkg.in, whose suffix is ".vN").
  */
 export function checkModuleVersion(path: string, version: string): void {
   checkPath(path);
-  if (!isValid(version)) throw new GoModError('version-invalid', `${path}@${version}: not a semantic version`);
-  if (canonicalVersion(version) !== version) {
-    throw new GoModError('version-not-canonical', `${path}@${version}: not a canonical version (want ${canonicalVersion(version)})`);
+  if (!isValid(version)) throw new GoModError('version-invalid', `${path}@${version}: invalid version: not a semantic version`);
+  const want = canonicalVersion(version);
+  if (want !== version) {
+    throw new GoModError('version-not-canonical', `${path}@${version}: version is not canonical (should be ${JSON.stringify(want)})`);
   }
-  const split = splitPathVersion(path)!;
+  const { pathMajor } = splitPathVersion(path)!;
   if (build(version) === '+incompatible') {
-    if (split.pathMajor !== '' ) throw new GoModError('version-incompatible', `${path}@${version}: +incompatible with a major version suffix`);
+    if (pathMajor !== '') {
+      throw new GoModError('version-incompatible', `${path}@${version}: +incompatible suffix not allowed: module path includes a major version suffix`);
+    }
     const m = major(version);
-    if (m === 'v0' || m === 'v1') throw new GoModError('version-incompatible', `${path}@${version}: +incompatible needs major version 2 or above`);
+    if (m === 'v0' || m === 'v1') {
+      throw new GoModError('version-incompatible', `${path}@${version}: +incompatible suffix not allowed: major version ${m} is compatible`);
+    }
   }
-  checkPathMajor(version, split.pathMajor);
+  try {
+    checkPathMajor(version, pathMajor);
+  } catch (e) {
+    throw new GoModError((e as GoModError).code, `${path}@${version}: ${(e as Error).message}`);
+  }
 }

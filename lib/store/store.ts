@@ -101,8 +101,10 @@ export class Store {
     return s;
   }
 
-  close(): void {
+  /** Stops the reader process and drops the unpacked-blob cache (it is rebuilt on demand). */
+  async close(): Promise<void> {
     this.cat.close();
+    await fsp.rm(this.rawDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
   /** Removes temporary files left by processes that no longer run. */
@@ -162,9 +164,14 @@ export class Store {
     } catch {
       const data = await this.readBlob(id);
       const tmp = this.tmpPath('raw');
-      await fsp.mkdir(this.rawDir, { recursive: true });
-      await fsp.writeFile(tmp, data, { mode: 0o444 });
-      await fsp.rename(tmp, file);
+      try {
+        await fsp.mkdir(this.rawDir, { recursive: true });
+        await fsp.writeFile(tmp, data, { mode: 0o444 });
+        await fsp.rename(tmp, file);
+      } catch {
+        // Only a cache (another process may be clearing it): serve from memory this time.
+        await fsp.rm(tmp, { force: true });
+      }
       return data.subarray(start, end);
     }
     try {
