@@ -39,13 +39,18 @@ async function mountCommand(argv: {
   logLevel: Level;
   negativeTtl: number;
   timeout: number;
+  blobCacheMb: number;
+  manifestCacheMb: number;
 }): Promise<void> {
   const log = createLogger(argv.logLevel);
   const upstreamList = argv.offline ? null : (argv.upstream || (await defaultUpstream()));
   if (!argv.offline && !upstreamList) {
     throw new MountError('no upstream: pass --upstream URL, set GOPROXY, or use --offline');
   }
-  const store = await Store.open(argv.store);
+  const store = await Store.open(argv.store, {
+    blobCacheBytes: argv.blobCacheMb * 2 ** 20,
+    manifestCacheBytes: argv.manifestCacheMb * 2 ** 20,
+  });
   const upstream = upstreamList
     ? new ProxyClient({ proxy: upstreamList, timeoutMs: argv.timeout * 1000, log: (l) => log.debug(l) })
     : null;
@@ -69,6 +74,9 @@ async function mountCommand(argv: {
       await store.close();
       const c = ops.counts;
       const f = fetcher.stats;
+      const mem = process.memoryUsage();
+      const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+      log.info(`memory: rss ${mib(mem.rss)} MiB, heap ${mib(mem.heapUsed)}/${mib(mem.heapTotal)} MiB, buffers ${mib(mem.arrayBuffers)} MiB`);
       log.info(`unmounted; served ${c.getattr} getattr, ${c.readdir} readdir, ${c.read} read; fetched ${f.zipFetches} zips, ${f.modFetches} .mod, ${f.infoFetches} .info, ${f.failures} failures`);
       process.exit(0);
     });
@@ -96,7 +104,9 @@ await yargs(hideBin(process.argv))
         .option('allow-other', { type: 'boolean', default: false, describe: 'let other users (and containers) read the mount; needs user_allow_other in /etc/fuse.conf for non-root' })
         .option('log-level', { choices: LEVELS, default: 'info' as Level, describe: 'log verbosity (stderr)' })
         .option('negative-ttl', { type: 'number', default: 5, describe: 'seconds a failed fetch is remembered' })
-        .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' }),
+        .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' })
+        .option('blob-cache-mb', { type: 'number', default: 16, describe: 'MiB of small file contents kept in memory' })
+        .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' }),
     async (argv) => {
       await mountCommand(argv as unknown as Parameters<typeof mountCommand>[0]);
     },

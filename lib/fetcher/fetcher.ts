@@ -25,6 +25,8 @@ export interface FetcherOptions {
   upstream: ProxyClient | null;
   /** how long a failed key answers from memory, ms */
   negativeTtlMs?: number;
+  /** zip downloads+ingests at once; bounds memory and disk churn */
+  maxZipFetches?: number;
   log?: (line: string) => void;
 }
 
@@ -42,8 +44,11 @@ export class Fetcher {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly failed: LRUCache<string, FetchError>;
   private readonly log: (line: string) => void;
+  private zipSlots: number;
+  private readonly zipQueue: Array<() => void> = [];
 
   constructor(private readonly opts: FetcherOptions) {
+    this.zipSlots = Math.max(1, opts.maxZipFetches ?? 4);
     this.failed = new LRUCache<string, FetchError>({ max: 10000, ttl: Math.max(1, opts.negativeTtlMs ?? 5000) });
     this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
   }
@@ -59,6 +64,7 @@ export class Fetcher {
     return this.once('zip', module, version, async (up) => {
       const again = await this.opts.store.getVersion(module, version);
       if (again) return again;
+      await this.acquireZipSlot();
       this.stats.zipFetches++;
       const tmp = this.opts.store.tmpPath('zip');
       try {
@@ -73,9 +79,24 @@ export class Fetcher {
           throw new FetchError('EIO', `${module}@${version}: rejected ${zip.url}: ${(err as Error).message}`);
         }
       } finally {
+        this.releaseZipSlot();
         await fsp.rm(tmp, { force: true });
       }
     });
+  }
+
+  private acquireZipSlot(): Promise<void> {
+    if (this.zipSlots > 0) {
+      this.zipSlots--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.zipQueue.push(resolve));
+  }
+
+  private releaseZipSlot(): void {
+    const next = this.zipQueue.shift();
+    if (next) next();
+    else this.zipSlots++;
   }
 
   /** The .mod bytes; never downloads the zip. */

@@ -76,14 +76,14 @@ export class Store {
     this.rawDir = path.join(dir, 'raw');
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
     this.cat = new CatFile(this.gitDir);
-    const blobBytes = opts.blobCacheBytes ?? 32 << 20;
+    const blobBytes = opts.blobCacheBytes ?? 16 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
       maxEntrySize: Math.max(1, Math.min(1 << 20, Math.floor(blobBytes / 8))),
       sizeCalculation: (b) => b.length || 1,
     });
     this.versions = new LRUCache<string, StoredVersion>({
-      maxSize: opts.manifestCacheBytes ?? 32 << 20,
+      maxSize: opts.manifestCacheBytes ?? 16 << 20,
       sizeCalculation: (v) => 512 + v.files.reduce((n, f) => n + 120 + f.path.length * 2, 0),
     });
   }

@@ -98,7 +98,7 @@ export async function ingestZipFiles(
 
     const files: IngestedFile[] = [];
     let goMod: Buffer | null = null;
-    await forEachLimit(kept, 8, async (k) => {
+    await forEachLimit(kept, 4, async (k) => {
       const { file, content, object } = await ingestEntry(zf, byName.get(k.name)!, k.path, objects);
       staged.push(object);
       if (content) goMod = content;
