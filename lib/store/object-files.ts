@@ -10,6 +10,8 @@ import { objectBytes, objectId, type ObjectType } from './git-objects.js';
 
 const deflate = promisify(zlib.deflate);
 const inflate = promisify(zlib.inflate);
+// Level 1: several times faster than the default at ingest, and source text still shrinks ~3x.
+const DEFLATE = { level: 1 };
 
 export class ObjectFiles {
   private tmpCounter = 0;
@@ -40,7 +42,7 @@ export class ObjectFiles {
     const id = objectId(type, content);
     if (await this.has(id)) return id;
     const tmp = this.tmpPath('obj');
-    await fsp.writeFile(tmp, await deflate(objectBytes(type, content)), { mode: 0o444 });
+    await fsp.writeFile(tmp, await deflate(objectBytes(type, content), DEFLATE), { mode: 0o444 });
     await this.publish(tmp, id);
     return id;
   }
@@ -56,7 +58,7 @@ export class ObjectFiles {
   /** Stages an object held in memory: written to a temporary file, visible only after publish. */
   async stage(type: ObjectType, content: Buffer): Promise<StagedObject> {
     const tmp = this.tmpPath('obj');
-    await fsp.writeFile(tmp, await deflate(objectBytes(type, content)), { mode: 0o444 });
+    await fsp.writeFile(tmp, await deflate(objectBytes(type, content), DEFLATE), { mode: 0o444 });
     return { id: objectId(type, content), tmp };
   }
 
@@ -105,7 +107,7 @@ export interface StagedObject {
 export class BlobWriter {
   private readonly hash = createHash('sha1');
   private readonly tmp: string;
-  private readonly deflater = zlib.createDeflate();
+  private readonly deflater = zlib.createDeflate(DEFLATE);
   private readonly out;
   private received = 0;
   private readonly done: Promise<void>;
