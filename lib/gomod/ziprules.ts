@@ -121,6 +121,8 @@ function isUTF8(b: Buffer): boolean {
  *   zip-compressed-too-large         zip file (or sum of compressed sizes) over 500 MiB
  *   zip-too-large                    total uncompressed size over 500 MiB
  *   zip-prefix                       name does not start with "<module>@<version>/"
+ *                                    (zip-path-unclean instead when it is absolute, "/x", "\\x",
+ *                                    "C:x", or starts with "..")
  *   zip-name-utf8                    name bytes are not UTF-8
  *   zip-directory-entry              directory entry (see top of file)
  *   zip-path-unclean                 not a clean relative path ("a//b", "./a", "../a", "/a")
@@ -176,7 +178,10 @@ export function checkZipEntries(
   for (const e of entries) {
     const name = e.name;
     if (!name.startsWith(prefix)) {
-      bad('zip-prefix', name, `path does not have prefix ${JSON.stringify(prefix)}`);
+      // An absolute or escaping name lacks the prefix too; name the graver fault.
+      if (/^(?:[/\\]|[A-Za-z]:)/.test(name)) bad('zip-path-unclean', name, 'absolute path');
+      else if (/^\.\.(?:[/\\]|$)/.test(name)) bad('zip-path-unclean', name, 'path escapes the module root');
+      else bad('zip-prefix', name, `path does not have prefix ${JSON.stringify(prefix)}`);
       continue;
     }
     if (e.nameBytes && !isUTF8(e.nameBytes)) {

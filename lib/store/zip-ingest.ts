@@ -2,6 +2,7 @@
 // byte is stored, then streams each file into a blob while hashing it, so a zip bomb
 // or a lying header is caught mid-stream with bounded memory.
 import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
@@ -42,12 +43,41 @@ function entryMeta(e: Entry): ZipEntryMeta & { nameBytes: Buffer } {
   };
 }
 
+// yauzl reports a read past the end of the file as "unexpected EOF" whatever it was reading;
+// each caller below knows what that was and says so.
+const isEof = (err: Error) => err.message === 'unexpected EOF';
+
+/** Why yauzl could not open `file`, in words that tell an empty, foreign or truncated file apart. */
+async function openError(file: string, err: Error): Promise<GoModError> {
+  let head = Buffer.alloc(0);
+  try {
+    const fh = await fsp.open(file, 'r');
+    try {
+      const { buffer, bytesRead } = await fh.read(Buffer.alloc(32), 0, 32, 0);
+      head = buffer.subarray(0, bytesRead);
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // unreadable: report yauzl's own words
+  }
+  let why = err.message;
+  if (/signature not found/.test(why)) {
+    if (head.length === 0) why = 'empty file (0 bytes), not a zip';
+    else if (head.readUInt32LE(0) === 0x04034b50) why = 'truncated zip: it starts with a local file header but has no end of central directory record';
+    else why = `not a zip file: no end of central directory record; it starts with ${JSON.stringify(head.toString('latin1'))}`;
+  } else if (isEof(err)) {
+    why = 'the ZIP64 end of central directory locator points outside the file';
+  }
+  return new GoModError('zip-corrupt', `not a readable zip: ${why}`);
+}
+
 function openZip(file: string): Promise<ZipFile> {
   return new Promise((resolve, reject) =>
     yauzl.open(
       file,
       { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false },
-      (err, zf) => (err ? reject(new GoModError('zip-corrupt', `not a readable zip: ${err.message}`)) : resolve(zf)),
+      (err, zf) => (err ? openError(file, err).then(reject) : resolve(zf)),
     ),
   );
 }
@@ -60,17 +90,68 @@ function readAllEntries(zf: ZipFile): Promise<Entry[]> {
       zf.readEntry();
     });
     zf.once('end', () => resolve(entries));
-    zf.once('error', (err: Error) => reject(new GoModError('zip-corrupt', `broken zip directory: ${err.message}`)));
+    zf.once('error', (err: Error) =>
+      reject(
+        new GoModError(
+          'zip-corrupt',
+          `broken zip directory: ${isEof(err) ? 'the central directory extends past the end of the file (bad offset or entry count)' : err.message}`,
+        ),
+      ),
+    );
     zf.readEntry();
   });
 }
 
-function openStream(zf: ZipFile, e: Entry): Promise<NodeJS.ReadableStream> {
+/**
+ * Opens an entry's content after checking its local header names the same file as the central
+ * directory: tools that stream local headers (unzip -, Java's ZipInputStream) would otherwise
+ * extract a name that no check here has seen.
+ */
+async function openStream(zf: ZipFile, e: Entry): Promise<NodeJS.ReadableStream> {
+  const cdName = (e as unknown as { fileNameRaw: Buffer }).fileNameRaw;
+  const header = await new Promise<{ fileName: Buffer }>((resolve, reject) =>
+    zf.readLocalFileHeader(e, (err, h) =>
+      err
+        ? reject(
+            new GoModError(
+              'zip-corrupt',
+              `cannot read ${utf8Name(e)}: ${isEof(err) ? `its local header (offset ${e.relativeOffsetOfLocalHeader}) lies outside the file` : err.message}`,
+            ),
+          )
+        : resolve(h as unknown as { fileName: Buffer }),
+    ),
+  );
+  if (!Buffer.from(header.fileName).equals(cdName)) {
+    throw new GoModError(
+      'zip-local-name-mismatch',
+      `${utf8Name(e)}: the local file header names ${JSON.stringify(Buffer.from(header.fileName).toString('utf8'))}, the central directory ${JSON.stringify(utf8Name(e))}`,
+    );
+  }
   return new Promise((resolve, reject) =>
     zf.openReadStream(e, (err, s) =>
       err ? reject(new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: ${err.message}`)) : resolve(s),
     ),
   );
+}
+
+/**
+ * Sizes of 0xFFFFFFFF (or such an offset) mean "see the ZIP64 extra field"; without one, yauzl
+ * keeps the marker as a real value and the entry's true extent is unknown.
+ */
+function checkZip64(e: Entry): void {
+  const M = 0xffffffff;
+  if (e.extraFields.some((f) => f.id === 0x0001)) return;
+  const marked = [
+    ['compressed size', e.compressedSize],
+    ['uncompressed size', e.uncompressedSize],
+    ['local header offset', e.relativeOffsetOfLocalHeader],
+  ].filter(([, v]) => v === M);
+  if (marked.length > 0) {
+    throw new GoModError(
+      'zip64-extra-missing',
+      `${utf8Name(e)}: ${marked.map(([n]) => n).join(', ')} 0xFFFFFFFF without a ZIP64 extended information extra field`,
+    );
+  }
 }
 
 function utf8Name(e: Entry): string {
@@ -91,6 +172,8 @@ export async function ingestZipFiles(
   const staged: StagedObject[] = [];
   try {
     const entries = await readAllEntries(zf);
+    if (entries.length === 0) throw new GoModError('zip-no-files', `${module}@${version}: the module zip has no entries`);
+    entries.forEach(checkZip64);
     const metas = entries.map(entryMeta);
     const kept = checkZipEntries(module, version, metas);
     const byName = new Map<string, Entry>();
@@ -139,7 +222,13 @@ async function ingestEntry(
     }
   } catch (err) {
     await writer?.abort();
-    const msg = (err as Error).message;
+    let msg = (err as Error).message;
+    // yauzl's byte counter ("too many bytes in the stream") or the check above: a lying header or a zip bomb
+    const atLeast = /^too many bytes.*got at least (\d+)/.exec(msg);
+    if (received > e.uncompressedSize || atLeast) {
+      const seen = Math.max(received, Number(atLeast?.[1] ?? 0));
+      msg = `inflates to more than the ${e.uncompressedSize} bytes its header announces (stopped at ${seen}): a zip bomb or a lying header`;
+    }
     throw new GoModError('zip-corrupt', `${path}: ${msg}`);
   }
   if (crc >>> 0 !== e.crc32 >>> 0) {
