@@ -55,8 +55,9 @@ function toStat(a: Attr) {
 export function createFuse(mountpoint: string, ops: Operations, opts: MountOptions = {}): Fuse {
   const log = opts.log ?? (() => undefined);
   const fail = (cb: (code: number) => void, path: string) => (err: unknown) => {
+    // The cause of an EIO was logged once where it happened (fetcher, or operations for
+    // internal errors); repeating it per access would flood the log during a lookup storm.
     if (err instanceof FsError) {
-      if (err.errno === 'EIO') log(`modfs: EIO ${path}: ${err.message}`);
       cb(ERRNO[err.errno]);
     } else {
       log(`modfs: ${path}: ${(err as Error)?.stack ?? err}`);
