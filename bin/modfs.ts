@@ -106,7 +106,19 @@ await yargs(hideBin(process.argv))
         .option('negative-ttl', { type: 'number', default: 5, describe: 'seconds a failed fetch is remembered' })
         .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' })
         .option('blob-cache-mb', { type: 'number', default: 16, describe: 'MiB of small file contents kept in memory' })
-        .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' }),
+        .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
+        // yargs turns a non-numeric value into NaN without complaint; NaN would silently
+        // disable the upstream timeout or crash the caches with a stack trace.
+        .check((a) => {
+          const positive = ['timeout', 'blob-cache-mb', 'manifest-cache-mb'];
+          for (const name of [...positive, 'negative-ttl']) {
+            const v = a[name] as number;
+            if (!Number.isFinite(v) || v < 0 || (v === 0 && positive.includes(name))) {
+              return `--${name} must be a ${positive.includes(name) ? 'positive' : 'non-negative'} number`;
+            }
+          }
+          return true;
+        }),
     async (argv) => {
       await mountCommand(argv as unknown as Parameters<typeof mountCommand>[0]);
     },
@@ -114,11 +126,12 @@ await yargs(hideBin(process.argv))
   .demandCommand(1, 'name a command')
   .strict()
   .fail((msg, err, y) => {
-    if (err) {
+    // A failed .check() arrives as a string in `err`: a usage error, not a crash.
+    if (err instanceof Error) {
       process.stderr.write(`modfs: ${err instanceof MountError ? err.message : err.stack ?? err.message}\n`);
       process.exit(1);
     }
-    process.stderr.write(`${y.help()}\n\nmodfs: ${msg}\n`);
+    process.stderr.write(`${y.help()}\n\nmodfs: ${msg ?? String(err)}\n`);
     process.exit(2);
   })
   .help()

@@ -91,14 +91,38 @@ export class Store {
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
     const s = new Store(path.resolve(dir), opts);
     await fsp.mkdir(s.tmpDir, { recursive: true });
-    try {
-      await fsp.access(path.join(s.gitDir, 'HEAD'));
-    } catch {
-      await fsp.mkdir(s.gitDir, { recursive: true });
-      await run('git', ['init', '--bare', '-q', s.gitDir]);
-    }
+    if (!(await s.hasRepository())) await s.init();
     await s.cleanTmp();
     return s;
+  }
+
+  private hasRepository(): Promise<boolean> {
+    return fsp.access(path.join(this.gitDir, 'HEAD')).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Creates the repository aside and moves it into place in one rename, so that processes
+   * opening a new store at the same moment neither trip over each other's `git init` nor see
+   * a half-initialised repository.
+   */
+  private async init(): Promise<void> {
+    const aside = this.tmpPath('init');
+    try {
+      await run('git', ['init', '--bare', '-q', aside]);
+      try {
+        // Replaces a missing or empty directory; another process's repository stays.
+        await fsp.rename(aside, this.gitDir);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw e;
+      }
+    } finally {
+      await fsp.rm(aside, { recursive: true, force: true });
+    }
+    if (!(await this.hasRepository())) throw new Error(`store: ${this.gitDir} exists but is not a git repository`);
   }
 
   /** Stops the reader process and drops the unpacked-blob cache (it is rebuilt on demand). */
