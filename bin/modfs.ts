@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Fetcher } from '../lib/fetcher/fetcher.js';
-import { mountOperations, MountError } from '../lib/fs/mount.js';
+import { mountOperations, MountError, prepareMountpoint } from '../lib/fs/mount.js';
 import { Operations } from '../lib/fs/operations.js';
 import { Store } from '../lib/store/store.js';
 import { ProxyClient } from '../lib/upstream/client.js';
@@ -47,6 +47,8 @@ async function mountCommand(argv: {
   if (!argv.offline && !upstreamList) {
     throw new MountError('no upstream: pass --upstream URL, set GOPROXY, or use --offline');
   }
+  // Check the mount point first, so that a typo there does not leave a new empty store.
+  await prepareMountpoint(argv.mountpoint);
   const store = await Store.open(argv.store, {
     blobCacheBytes: argv.blobCacheMb * 2 ** 20,
     manifestCacheBytes: argv.manifestCacheMb * 2 ** 20,
