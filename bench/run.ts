@@ -6,10 +6,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProxyServer, type ProxyServer } from '../test/support/proxy-server.js';
-import { ensureCorpus, versionsIn } from '../test/support/corpus.js';
+import { ensureCorpus, moduleVersionsIn, versionsIn } from '../test/support/corpus.js';
 import { forceUnmount, REPO_ROOT, startModfs, type ModfsProcess } from '../test/support/modfs-process.js';
 import { goEnvFor, writeProgram } from '../test/support/program.js';
-import { escapePath, escapeVersion, unescapePath } from '../lib/gomod/escape.js';
+import { escapePath, escapeVersion } from '../lib/gomod/escape.js';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.MODFS_BENCH_RUNS ?? 3);
@@ -94,21 +94,6 @@ async function statAll(roots: string[]): Promise<{ count: number; perSec: number
   return JSON.parse(stdout);
 }
 
-async function allModules(tree: string): Promise<Array<{ module: string; version: string }>> {
-  const out: Array<{ module: string; version: string }> = [];
-  const walk = async (rel: string) => {
-    for (const e of await fsp.readdir(path.join(tree, rel), { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      if (e.name === '@v') {
-        const module = unescapePath(rel);
-        for (const version of await versionsIn(tree, module)) out.push({ module, version });
-      } else await walk(rel ? `${rel}/${e.name}` : e.name);
-    }
-  };
-  await walk('');
-  return out;
-}
-
 async function main(): Promise<void> {
   const corpus = await ensureCorpus();
   const up: ProxyServer = await startProxyServer({ root: corpus });
@@ -174,7 +159,7 @@ async function main(): Promise<void> {
     add('cold start (download + build)', 's', median(cold.modfs), median(cold.native), '≤ 1.0', false, 1.0);
 
     // Everything in the corpus, on both sides, for metadata, throughput and size.
-    const mods = await allModules(corpus);
+    const mods = await moduleVersionsIn(corpus);
     await go(['mod', 'download', ...mods.map((m) => `${m.module}@${m.version}`)], prog, goEnvFor(work, native, up.url));
     await mount(path.join(work, 'store'));
     await Promise.all(mods.map((m) => run('stat', [path.join(mnt, `${escapePath(m.module)}@${escapeVersion(m.version)}`)])));

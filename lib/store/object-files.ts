@@ -1,5 +1,5 @@
-// Loose git objects on disk: written by us (no process per object), read back directly
-// when loose, and through `git cat-file --batch` when packed.
+// Loose git objects on disk, written by us: no process per object at ingest. Reads go
+// through `git cat-file --batch` (lib/store/cat-file.ts).
 import { createHash } from 'node:crypto';
 import { promises as fsp, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
@@ -9,7 +9,6 @@ import { promisify } from 'node:util';
 import { objectBytes, objectId, type ObjectType } from './git-objects.js';
 
 const deflate = promisify(zlib.deflate);
-const inflate = promisify(zlib.inflate);
 // Level 1: several times faster than the default at ingest, and source text still shrinks ~3x.
 const DEFLATE = { level: 1 };
 
@@ -79,23 +78,6 @@ export class ObjectFiles {
     await fsp.mkdir(path.dirname(dest), { recursive: true });
     // rename is atomic and idempotent: a racing writer of the same id writes the same bytes.
     await fsp.rename(tmp, dest);
-  }
-
-  /** Reads a loose object; null when it is not loose (it may be packed). */
-  async readLoose(id: string): Promise<{ type: string; data: Buffer } | null> {
-    let raw: Buffer;
-    try {
-      raw = await fsp.readFile(this.objectPath(id));
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw e;
-    }
-    const full = await inflate(raw);
-    const nul = full.indexOf(0);
-    const [type, sizeText] = full.toString('latin1', 0, nul).split(' ');
-    const data = full.subarray(nul + 1);
-    if (data.length !== Number(sizeText)) throw new Error(`corrupt loose object ${id}`);
-    return { type, data };
   }
 }
 

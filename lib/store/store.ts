@@ -11,7 +11,7 @@ import { canonicalInfo, parseInfo } from '../gomod/info.js';
 import { moduleLine } from '../gomod/gomodfile.js';
 import { GoModError } from '../gomod/errors.js';
 import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
-import { CatFile } from './cat-file.js';
+import { CatFilePool } from './cat-file.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
 import { ingestZipFiles } from './zip-ingest.js';
@@ -61,7 +61,7 @@ export class Store {
   /** unpacked copies of large blobs, named by blob id (a cache: safe to delete) */
   readonly rawDir: string;
   private readonly objects: ObjectFiles;
-  private readonly cat: CatFile;
+  private readonly cat: CatFilePool;
   private readonly blobs: LRUCache<string, Buffer>;
   private readonly versions: LRUCache<string, StoredVersion>;
   private refIndex: Map<string, Set<RefKind>> | null = null;
@@ -75,7 +75,7 @@ export class Store {
     this.tmpDir = path.join(dir, 'tmp');
     this.rawDir = path.join(dir, 'raw');
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
-    this.cat = new CatFile(this.gitDir);
+    this.cat = new CatFilePool(this.gitDir, 2);
     const blobBytes = opts.blobCacheBytes ?? 16 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
@@ -158,11 +158,9 @@ export class Store {
   // ---- reading ------------------------------------------------------------------
 
   async readObject(id: string): Promise<{ type: string; data: Buffer }> {
-    const loose = await this.objects.readLoose(id);
-    if (loose) return loose;
-    const packed = await this.cat.read(id);
-    if (!packed) throw new Error(`store: object ${id} is missing`);
-    return packed;
+    const obj = await this.cat.read(id);
+    if (!obj) throw new Error(`store: object ${id} is missing`);
+    return obj;
   }
 
   async readBlob(id: string): Promise<Buffer> {

@@ -10,10 +10,10 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { escapePath, escapeVersion, unescapePath } from '../../lib/gomod/escape.js';
+import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
 import { hash1 } from '../../lib/gomod/dirhash.js';
 import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
-import { ensureCorpus, versionsIn } from '../support/corpus.js';
+import { ensureCorpus, versionsIn, modulesIn } from '../support/corpus.js';
 import { readZip } from '../support/module-zip.js';
 import { forceUnmount, isMounted, startModfs, type ModfsProcess } from '../support/modfs-process.js';
 
@@ -48,18 +48,6 @@ const procs: ModfsProcess[] = [];
 const mounts: string[] = [];
 const corpus: Version[] = [];
 
-async function modulesIn(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    for (const e of await fsp.readdir(path.join(root, rel), { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      if (e.name === '@v') out.push(rel);
-      else await walk(rel ? `${rel}/${e.name}` : e.name);
-    }
-  };
-  await walk('');
-  return out.map((e) => unescapePath(e));
-}
 
 async function loadVersion(module: string, version: string): Promise<Version> {
   const dir = path.join(tree, escapePath(module), '@v');

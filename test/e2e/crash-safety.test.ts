@@ -17,7 +17,7 @@ import { hash1, hashGoMod } from '../../lib/gomod/dirhash.js';
 import { parseRefName } from '../../lib/store/ref-names.js';
 import { Store } from '../../lib/store/store.js';
 import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
-import { ensureCorpus, versionsIn } from '../support/corpus.js';
+import { ensureCorpus, versionsIn, modulesIn } from '../support/corpus.js';
 import { readZip } from '../support/module-zip.js';
 import { forceUnmount, isMounted, startModfs, type ModfsProcess } from '../support/modfs-process.js';
 import { goEnvFor } from '../support/program.js';
@@ -45,18 +45,6 @@ let store: Store | null = null;
 const targets: Target[] = [];
 const expectedH1 = new Map<string, string>();
 
-async function modulesIn(root: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    for (const e of await fsp.readdir(path.join(root, rel), { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      if (e.name === '@v') out.push(rel);
-      else await walk(rel ? `${rel}/${e.name}` : e.name);
-    }
-  };
-  await walk('');
-  return out.map((e) => unescapePath(e));
-}
 
 /** The h1 of the upstream zip, computed from its entries (h1-corpus.test.ts checks this equals go's). */
 async function zipH1(t: Target): Promise<string> {

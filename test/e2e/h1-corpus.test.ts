@@ -8,26 +8,14 @@ import { promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { escapePath, escapeVersion, unescapePath } from '../../lib/gomod/escape.js';
+import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
 import { hashGoMod } from '../../lib/gomod/dirhash.js';
 import { Store } from '../../lib/store/store.js';
 import { startProxyServer } from '../support/proxy-server.js';
-import { ensureCorpus, ensureFixtures, versionsIn } from '../support/corpus.js';
+import { ensureCorpus, ensureFixtures, versionsIn, modulesIn } from '../support/corpus.js';
 
 const run = promisify(execFile);
 
-async function modulesIn(tree: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (rel: string) => {
-    for (const e of await fsp.readdir(path.join(tree, rel), { withFileTypes: true })) {
-      if (!e.isDirectory()) continue;
-      if (e.name === '@v') out.push(rel);
-      else await walk(rel ? `${rel}/${e.name}` : e.name);
-    }
-  };
-  await walk('');
-  return out.map((e) => unescapePath(e));
-}
 
 for (const [label, ensure] of [['corpus', ensureCorpus], ['fixtures', ensureFixtures]] as const) {
   test(`h1 of every ${label} module version equals what go mod download reports`, async () => {

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { escapePath } from '../../lib/gomod/escape.js';
+import { escapePath, unescapePath } from '../../lib/gomod/escape.js';
 import { REPO_ROOT } from './modfs-process.js';
 
 const run = promisify(execFile);
@@ -31,4 +31,25 @@ export async function ensureFixtures(): Promise<string> {
 export async function versionsIn(tree: string, module: string): Promise<string[]> {
   const list = await fsp.readFile(path.join(tree, escapePath(module), '@v', 'list'), 'utf8');
   return list.split('\n').filter(Boolean);
+}
+
+/** Every module a proxy tree holds (directories with an @v folder). */
+export async function modulesIn(tree: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (rel: string) => {
+    for (const e of await fsp.readdir(path.join(tree, rel), { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      if (e.name === '@v') out.push(rel);
+      else await walk(rel ? `${rel}/${e.name}` : e.name);
+    }
+  };
+  await walk('');
+  return out.map((e) => unescapePath(e));
+}
+
+/** Every module version a proxy tree holds. */
+export async function moduleVersionsIn(tree: string): Promise<Array<{ module: string; version: string }>> {
+  const out: Array<{ module: string; version: string }> = [];
+  for (const module of await modulesIn(tree)) for (const version of await versionsIn(tree, module)) out.push({ module, version });
+  return out;
 }
