@@ -14,6 +14,8 @@ const DEFLATE = { level: 1 };
 
 export class ObjectFiles {
   private tmpCounter = 0;
+  /** objects/xx directories known to exist (at most 256) */
+  private readonly fanout = new Set<string>();
   constructor(
     readonly gitDir: string,
     readonly tmpDir: string,
@@ -61,12 +63,12 @@ export class ObjectFiles {
     return { id: objectId(type, content), tmp };
   }
 
-  /** Moves staged objects into the object directory; already present ones are dropped. */
+  /**
+   * Moves staged objects into the object directory. Renaming over an object that exists
+   * replaces it with identical bytes, which is cheaper than asking first.
+   */
   async publishAll(staged: StagedObject[]): Promise<void> {
-    await forEachLimit(staged, 16, async (s) => {
-      if (await this.has(s.id)) await fsp.rm(s.tmp, { force: true });
-      else await this.publish(s.tmp, s.id);
-    });
+    await forEachLimit(staged, 16, (s) => this.publish(s.tmp, s.id));
   }
 
   async discard(staged: StagedObject[]): Promise<void> {
@@ -75,7 +77,11 @@ export class ObjectFiles {
 
   async publish(tmp: string, id: string): Promise<void> {
     const dest = this.objectPath(id);
-    await fsp.mkdir(path.dirname(dest), { recursive: true });
+    const dir = path.dirname(dest);
+    if (!this.fanout.has(dir)) {
+      await fsp.mkdir(dir, { recursive: true });
+      this.fanout.add(dir);
+    }
     // rename is atomic and idempotent: a racing writer of the same id writes the same bytes.
     await fsp.rename(tmp, dest);
   }
