@@ -43,7 +43,7 @@ async function mount(name: string, args: string[]): Promise<ModfsProcess> {
 /** Runs the CLI to completion; a hung process is killed after 15 s. */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [MODFS_BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: path.join(work, 'xdg') } });
+    const p = spawn(MODFS_BIN, [...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, XDG_CACHE_HOME: path.join(work, 'xdg') } });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));

@@ -129,7 +129,7 @@ test('404 answers ENOENT, 500 answers EIO with a log line, both remembered brief
 
 test('a second modfs on a live mount point refuses with a clear message', async () => {
   const r = await new Promise<{ code: number | null; err: string }>((resolve) => {
-    const p = spawn(process.execPath, [MODFS_BIN, 'mount', mnt, '--store', path.join(work, 'store2'), '--offline']);
+    const p = spawn(MODFS_BIN, ['mount', mnt, '--store', path.join(work, 'store2'), '--offline']);
     let err = '';
     p.stderr.on('data', (d) => (err += d));
     p.on('exit', (code) => resolve({ code, err }));

@@ -31,7 +31,7 @@ export async function forceUnmount(dir: string): Promise<void> {
 export async function startModfs(mountpoint: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ModfsProcess> {
   // A stale mount answers ENOTCONN here; modfs itself must recover it.
   await fsp.mkdir(mountpoint, { recursive: true }).catch(() => undefined);
-  const proc = spawn(process.execPath, [MODFS_BIN, 'mount', mountpoint, ...args], {
+  const proc = spawn(MODFS_BIN, ['mount', mountpoint, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
