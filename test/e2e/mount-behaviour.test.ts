@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
 import { ensureFixtures } from '../support/corpus.js';
-import { catFile, forceUnmount, isMounted, listDir, MODFS_BIN, startModfs, statFile, type ModfsProcess } from '../support/modfs-process.js';
+import { catFile, forceUnmount, inProcess, isMounted, listDir, MODFS_BIN, startModfs, statFile, type ModfsProcess } from '../support/modfs-process.js';
 
 const run = promisify(execFile);
 
@@ -125,6 +125,33 @@ test('404 answers ENOENT, 500 answers EIO with a log line, both remembered brief
   up.clearFaults();
   await new Promise((r) => setTimeout(r, 1300));
   assert.match(await catFile(path.join(pseudo, 'pseudo.go')), /pseudo-version/);
+});
+
+test('a stalled, reset or truncated zip answers EIO promptly, stores nothing, and recovers', async () => {
+  const cases = [
+    { dir: 'example.com/nested@v1.0.0', zip: '/example.com/nested/@v/v1.0.0.zip', fault: { stallMs: 20000 }, cause: /timed out/ },
+    { dir: 'example.com/incompat@v2.0.0+incompatible', zip: '/example.com/incompat/@v/v2.0.0+incompatible.zip', fault: { reset: true as const }, cause: /ECONNRESET|socket hang up/ },
+    { dir: 'example.com/unicode@v1.0.0', zip: '/example.com/unicode/@v/v1.0.0.zip', fault: { truncateTo: 100 }, cause: /GET http/ },
+  ];
+  for (const c of cases) up.setFault(c.zip, c.fault);
+  await Promise.all(
+    cases.map(async (c) => {
+      const t0 = Date.now();
+      await assert.rejects(statFile(path.join(mnt, c.dir)), { code: 'EIO' });
+      // One try plus two retries, each cut at the 1 s timeout (--timeout 1).
+      assert.ok(Date.now() - t0 < 8000, `${c.dir}: EIO after ${Date.now() - t0} ms`);
+    }),
+  );
+  const refs = (await inProcess('git', ['--git-dir', path.join(work, 'store', 'git'), 'for-each-ref', '--format=%(refname)'])).split('\n');
+  for (const c of cases) {
+    const module = c.dir.split('@')[0];
+    assert.ok(!refs.some((r) => r.startsWith(`refs/modfs/zip/${module}/@v/`)), `${module}: nothing stored`);
+    assert.match(modfs.stderr(), new RegExp(`${module.replace(/[.+]/g, '\\$&')}@v[^ ]*: GET http://127\\.0\\.0\\.1:\\d+${c.zip.replace(/[.+]/g, '\\$&')}: `));
+  }
+  up.clearFaults();
+  await new Promise((r) => setTimeout(r, 1300));
+  for (const c of cases) assert.ok((await listDir(path.join(mnt, c.dir))).includes('go.mod') || c.dir.includes('incompat'), c.dir);
+  assert.match(await catFile(path.join(mnt, 'example.com/incompat@v2.0.0+incompatible/incompat.go')), /package incompat/);
 });
 
 test('a second modfs on a live mount point refuses with a clear message', async () => {

@@ -223,3 +223,28 @@ test('"|" falls through on a refused connection; "," does not', async () => {
     assert.ok(e.message.includes(deadUrl));
   });
 });
+
+test('TLS certificates are verified: a self-signed upstream is refused', async () => {
+  const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-tls-'));
+  const { execFileSync } = await import('node:child_process');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, 'key.pem'), '-out', path.join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+  const https = await import('node:https');
+  const server = https.createServer({ key: await fsp.readFile(path.join(dir, 'key.pem')), cert: await fsp.readFile(path.join(dir, 'cert.pem')) }, (_req, res) => {
+    res.end(`module ${M}\n`);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  let requests = 0;
+  server.on('request', () => requests++);
+  try {
+    await rejectsWith(client(`https://127.0.0.1:${port}`, { retries: 0 }).mod(M, V), (e) => {
+      assert.equal(e.kind, 'network');
+      assert.match(e.message, /self[- ]signed|certificate/i);
+    });
+    assert.equal(requests, 0, 'no request was sent over the unverified connection');
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
