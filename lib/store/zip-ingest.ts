@@ -4,11 +4,12 @@
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import zlib from 'node:zlib';
+import { promisify } from 'node:util';
 import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import { checkZipEntries, type ZipEntryMeta } from '../gomod/ziprules.js';
 import { GoModError } from '../gomod/errors.js';
-import { forEachLimit, type ObjectFiles, type StagedObject } from './object-files.js';
+import { forEachLimit, INLINE_ZLIB, type ObjectFiles, type StagedObject } from './object-files.js';
 
 export interface IngestedFile {
   path: string;
@@ -72,14 +73,19 @@ async function openError(file: string, err: Error): Promise<GoModError> {
   return new GoModError('zip-corrupt', `not a readable zip: ${why}`);
 }
 
-function openZip(file: string): Promise<ZipFile> {
-  return new Promise((resolve, reject) =>
-    yauzl.open(
-      file,
-      { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false },
-      (err, zf) => (err ? openError(file, err).then(reject) : resolve(zf)),
-    ),
-  );
+// Zips up to this size are read into memory once: thousands of small positioned reads of
+// the file cost more than the bytes (measured: 1.3 s of 8 s ingesting the corpus).
+const IN_MEMORY_ZIP = 16 << 20;
+
+async function openZip(file: string): Promise<ZipFile> {
+  const opts = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false };
+  const size = (await fsp.stat(file)).size;
+  const data = size <= IN_MEMORY_ZIP ? await fsp.readFile(file) : null;
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, zf: ZipFile) => (err ? openError(file, err).then(reject) : resolve(zf));
+    if (data) yauzl.fromBuffer(data, opts, done);
+    else yauzl.open(file, opts, done);
+  });
 }
 
 function readAllEntries(zf: ZipFile): Promise<Entry[]> {
@@ -107,7 +113,7 @@ function readAllEntries(zf: ZipFile): Promise<Entry[]> {
  * directory: tools that stream local headers (unzip -, Java's ZipInputStream) would otherwise
  * extract a name that no check here has seen.
  */
-async function openStream(zf: ZipFile, e: Entry): Promise<NodeJS.ReadableStream> {
+async function openStream(zf: ZipFile, e: Entry, decompress = true): Promise<NodeJS.ReadableStream> {
   const cdName = (e as unknown as { fileNameRaw: Buffer }).fileNameRaw;
   const header = await new Promise<{ fileName: Buffer }>((resolve, reject) =>
     zf.readLocalFileHeader(e, (err, h) =>
@@ -128,10 +134,36 @@ async function openStream(zf: ZipFile, e: Entry): Promise<NodeJS.ReadableStream>
     );
   }
   return new Promise((resolve, reject) =>
-    zf.openReadStream(e, (err, s) =>
+    zf.openReadStream(e, decompress || !e.isCompressed() ? {} : { decompress: false }, (err, s) =>
       err ? reject(new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: ${err.message}`)) : resolve(s),
     ),
   );
+}
+
+const inflateRaw = promisify(zlib.inflateRaw);
+
+/**
+ * Small stored or deflated entries: the compressed bytes are inflated in one thread-pool call
+ * instead of a stream per file, with the output capped just above the announced size.
+ */
+async function readSmallEntry(zf: ZipFile, e: Entry, path: string): Promise<Buffer> {
+  const raw: Buffer[] = [];
+  for await (const chunk of (await openStream(zf, e, false)) as AsyncIterable<Buffer>) raw.push(chunk);
+  const packed = Buffer.concat(raw);
+  if (e.compressionMethod === 0) return packed;
+  try {
+    const opts = { maxOutputLength: e.uncompressedSize + 1 };
+    return e.uncompressedSize <= INLINE_ZLIB ? zlib.inflateRawSync(packed, opts) : await inflateRaw(packed, opts);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new GoModError(
+        'zip-corrupt',
+        `${path}: inflates to more than the ${e.uncompressedSize} bytes its header announces (stopped at ${e.uncompressedSize + 1}): a zip bomb or a lying header`,
+      );
+    }
+    throw new GoModError('zip-corrupt', `${path}: ${(err as Error).message}`);
+  }
 }
 
 /**
@@ -203,6 +235,22 @@ async function ingestEntry(
   path: string,
   objects: ObjectFiles,
 ): Promise<{ file: IngestedFile; content: Buffer | null; object: StagedObject }> {
+  if (e.uncompressedSize <= SMALL_FILE && e.compressedSize <= SMALL_FILE && (e.compressionMethod === 0 || e.compressionMethod === 8)) {
+    const content = await readSmallEntry(zf, e, path);
+    if (content.length !== e.uncompressedSize) {
+      throw new GoModError('zip-corrupt', `${path}: ${content.length} bytes, the entry header announces ${e.uncompressedSize}`);
+    }
+    const crc = zlib.crc32(content) >>> 0;
+    if (crc !== e.crc32 >>> 0) {
+      throw new GoModError('zip-crc', `${path}: CRC-32 mismatch (header ${e.crc32.toString(16)}, content ${crc.toString(16)})`);
+    }
+    const object = await objects.stage('blob', content);
+    return {
+      file: { path, size: content.length, crc32: crc, blob: object.id, sha256: createHash('sha256').update(content).digest() },
+      content: path === 'go.mod' ? content : null,
+      object,
+    };
+  }
   const stream = await openStream(zf, e);
   // Small files are gathered in memory and written in one step; large ones stream through.
   const small = e.uncompressedSize <= SMALL_FILE;
