@@ -60,6 +60,8 @@ async function mountCommand(argv: {
   const ops = new Operations(store, fetcher, { log: (l) => log.error(l) });
   const mounted = await mountOperations(argv.mountpoint, ops, {
     allowOther: argv.allowOther,
+    // The kernel may remember a missing name as long as the fetcher remembers the failure.
+    negativeTimeout: argv.negativeTtl,
     log: (l) => log.warn(l),
   });
   log.info(`mounted ${mounted.mountpoint} (store ${store.dir}, ${upstreamList ? 'upstream ' + redact(upstreamList) : 'offline'})`);
@@ -105,7 +107,7 @@ await yargs(hideBin(process.argv))
         .option('offline', { type: 'boolean', default: false, describe: 'serve only what is stored; never contact upstream' })
         .option('allow-other', { type: 'boolean', default: false, describe: 'let other users (and containers) read the mount; needs user_allow_other in /etc/fuse.conf for non-root' })
         .option('log-level', { choices: LEVELS, default: 'info' as Level, describe: 'log verbosity (stderr)' })
-        .option('negative-ttl', { type: 'number', default: 5, describe: 'seconds a failed fetch is remembered' })
+        .option('negative-ttl', { type: 'number', default: 5, describe: 'seconds a failed fetch (and a missing name, in the kernel) is remembered' })
         .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' })
         .option('blob-cache-mb', { type: 'number', default: 16, describe: 'MiB of small file contents kept in memory' })
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
