@@ -6,8 +6,6 @@ import { FsError, type Attr, type ErrnoName, type Operations } from './operation
 const ERRNO: Record<ErrnoName, number> = {
   ENOENT: Fuse.ENOENT,
   EIO: Fuse.EIO,
-  EROFS: Fuse.EROFS,
-  EBADF: Fuse.EBADF,
   EISDIR: Fuse.EISDIR,
   ENOTDIR: Fuse.ENOTDIR,
 };

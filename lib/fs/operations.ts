@@ -8,7 +8,7 @@ import { readZipRange } from '../store/zip-layout.js';
 import { LRUCache } from 'lru-cache';
 import { resolvePath, type Node } from './namespace.js';
 
-export type ErrnoName = 'ENOENT' | 'EIO' | 'EROFS' | 'EBADF' | 'EISDIR' | 'ENOTDIR';
+export type ErrnoName = 'ENOENT' | 'EIO' | 'EISDIR' | 'ENOTDIR';
 
 export class FsError extends Error {
   constructor(

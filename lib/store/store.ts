@@ -228,10 +228,6 @@ export class Store {
     return v;
   }
 
-  async hasVersion(module: string, version: string): Promise<boolean> {
-    return (await this.getVersion(module, version)) !== null;
-  }
-
   /** The .mod bytes, from the full version or from a .mod stored alone. */
   async getMod(module: string, version: string): Promise<Buffer | null> {
     const cached = this.versions.get(Store.key(module, version));
