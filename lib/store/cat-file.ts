@@ -14,10 +14,14 @@ export class CatFile {
   private buf: Buffer = Buffer.alloc(0);
   private closed = false;
 
-  constructor(private readonly gitDir: string) {}
+  /** check: `--batch-check`, answers type and size only */
+  constructor(
+    private readonly gitDir: string,
+    private readonly check = false,
+  ) {}
 
   private start(): ChildProcessWithoutNullStreams {
-    const proc = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: 'pipe' });
+    const proc = spawn('git', ['--git-dir', this.gitDir, 'cat-file', this.check ? '--batch-check' : '--batch'], { stdio: 'pipe' });
     proc.stdout.on('data', (chunk: Buffer) => {
       this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
       this.drain();
@@ -48,6 +52,11 @@ export class CatFile {
         continue;
       }
       const [id, type, sizeText] = header.split(' ');
+      if (this.check) {
+        this.buf = this.buf.subarray(nl + 1);
+        this.queue.shift()!.resolve({ id, type, data: Buffer.alloc(0) });
+        continue;
+      }
       const size = Number(sizeText);
       if (this.buf.length < nl + 1 + size + 1) return;
       const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
@@ -70,6 +79,11 @@ export class CatFile {
   /** requests waiting for an answer */
   get pending(): number {
     return this.queue.length;
+  }
+
+  /** Whether an object or ref exists (a `--batch-check` instance answers cheapest). */
+  async has(name: string): Promise<boolean> {
+    return (await this.read(name)) !== null;
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import { canonicalInfo, parseInfo } from '../gomod/info.js';
 import { moduleLine } from '../gomod/gomodfile.js';
 import { GoModError } from '../gomod/errors.js';
 import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
-import { CatFilePool } from './cat-file.js';
+import { CatFile, CatFilePool } from './cat-file.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
 import { ingestZipFiles } from './zip-ingest.js';
@@ -62,6 +62,8 @@ export class Store {
   readonly rawDir: string;
   private readonly objects: ObjectFiles;
   private readonly cat: CatFilePool;
+  /** answers whether an object exists, without its content */
+  private readonly exists: CatFile;
   private readonly blobs: LRUCache<string, Buffer>;
   private readonly versions: LRUCache<string, StoredVersion>;
   private refIndex: Map<string, Set<RefKind>> | null = null;
@@ -76,6 +78,7 @@ export class Store {
     this.rawDir = path.join(dir, 'raw');
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
     this.cat = new CatFilePool(this.gitDir, 2);
+    this.exists = new CatFile(this.gitDir, true);
     const blobBytes = opts.blobCacheBytes ?? 16 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
@@ -128,6 +131,7 @@ export class Store {
   /** Stops the reader process and drops the unpacked-blob cache (it is rebuilt on demand). */
   async close(): Promise<void> {
     this.cat.close();
+    this.exists.close();
     await fsp.rm(this.rawDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -333,24 +337,28 @@ export class Store {
         version,
         files: files.map((f) => [f.path, f.size, f.crc32, f.blob]),
       };
-      await this.objects.publishAll(staged);
+      // Trees and metadata join the file blobs in the version's one pack.
       const trees: Array<{ id: string; content: Buffer }> = [];
       const filesTree = encodeDirTree(buildDirTree(files.map((f) => ({ path: f.path, id: f.blob }))), (id, content) =>
         trees.push({ id, content }),
       );
-      for (const t of trees) await this.objects.write('tree', t.content);
+      for (const t of trees) staged.push(await this.objects.stage('tree', t.content));
+      const blob = async (content: Buffer) => {
+        const o = await this.objects.stage('blob', content);
+        staged.push(o);
+        return o.id;
+      };
       const top: TreeEntry[] = [
         { name: 'files', mode: '40000', id: filesTree },
-        { name: 'go.mod', mode: '100644', id: await this.objects.write('blob', src.mod) },
-        { name: 'info', mode: '100644', id: await this.objects.write('blob', info) },
-        { name: 'ziphash', mode: '100644', id: await this.objects.write('blob', Buffer.from(ziphash)) },
-        {
-          name: 'manifest.json',
-          mode: '100644',
-          id: await this.objects.write('blob', Buffer.from(JSON.stringify(manifest))),
-        },
+        { name: 'go.mod', mode: '100644', id: await blob(src.mod) },
+        { name: 'info', mode: '100644', id: await blob(info) },
+        { name: 'ziphash', mode: '100644', id: await blob(Buffer.from(ziphash)) },
+        { name: 'manifest.json', mode: '100644', id: await blob(Buffer.from(JSON.stringify(manifest))) },
       ];
-      const topId = await this.objects.write('tree', encodeTree(top));
+      const topTree = await this.objects.stage('tree', encodeTree(top));
+      staged.push(topTree);
+      const topId = topTree.id;
+      await this.objects.writePack(staged, (id) => this.exists.has(id));
       await this.setRef(this.ref('zip', module, version), topId);
       this.noteRef('zip', module, version);
       const v = buildVersion(module, version, topId, manifest, src.mod, info, ziphash);

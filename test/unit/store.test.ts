@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../../lib/store/store.js';
 import { hash1 } from '../../lib/gomod/dirhash.js';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { writeModuleZip, infoFor } from '../support/module-zip.js';
 
 const run = promisify(execFile);
@@ -154,22 +154,24 @@ test('two processes ingesting the same version at once both succeed with one con
 test('a process killed during ingest leaves no ref, and the next ingest succeeds', async () => {
   const dir = await tmpdir();
   const storeDir = path.join(dir, 's');
-  const files = bigModule(3000);
+  // Small files are staged in memory; 40 files over 1 MiB are streamed to temporary files,
+  // which shows from outside that the worker is mid-ingest.
+  const files: Record<string, string | Buffer> = bigModule(3000);
+  for (let i = 0; i < 40; i++) files[`data/big${i}.bin`] = randomBytes(1_200_000);
   const zip = path.join(dir, 'v.zip');
   await writeModuleZip(zip, MOD, 'v1.0.0', files);
   await fsp.writeFile(path.join(dir, 'mod'), files['go.mod']);
   await fsp.writeFile(path.join(dir, 'info'), infoFor('v1.0.0'));
   const s0 = await Store.open(storeDir);
-  s0.close();
+  await s0.close();
   const p = spawn(process.execPath, [worker, storeDir, MOD, 'v1.0.0', zip, path.join(dir, 'mod'), path.join(dir, 'info')]);
-  // Kill once the worker has staged some blobs but long before it finishes.
-  for (let i = 0; i < 400; i++) {
-    const staged = await fsp.readdir(s0.tmpDir);
-    if (staged.length > 20) break;
-    await new Promise((r) => setTimeout(r, 5));
+  const exited = new Promise((r) => p.on('exit', r));
+  for (let i = 0; i < 2000 && p.exitCode === null; i++) {
+    if ((await fsp.readdir(s0.tmpDir)).length >= 5) break;
+    await new Promise((r) => setTimeout(r, 2));
   }
   p.kill('SIGKILL');
-  await new Promise((r) => p.on('exit', r));
+  await exited;
   assert.ok((await fsp.readdir(s0.tmpDir)).length > 0, 'the worker was killed mid-ingest');
   const { stdout } = await run('git', ['--git-dir', s0.gitDir, 'for-each-ref']);
   assert.equal(stdout.trim(), '', 'no ref is visible');
@@ -179,7 +181,7 @@ test('a process killed during ingest leaves no ref, and the next ingest succeeds
     assert.deepEqual(await fsp.readdir(store.tmpDir), [], 'temporary files of the dead process are removed');
     assert.equal(await store.getVersion(MOD, 'v1.0.0'), null);
     const v = await store.ingest(MOD, 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor('v1.0.0') });
-    assert.equal(v.files.length, 3000);
+    assert.equal(v.files.length, 3040);
     await run('git', ['--git-dir', store.gitDir, 'fsck', '--strict']);
   } finally {
     store.close();
