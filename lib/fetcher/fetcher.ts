@@ -25,7 +25,7 @@ export interface FetcherOptions {
   upstream: ProxyClient | null;
   /** how long a failed key answers from memory, ms */
   negativeTtlMs?: number;
-  /** zip downloads+ingests at once; bounds memory and disk churn */
+  /** zip downloads+ingests at once (default 2); each holds its zip and compressed pack in memory */
   maxZipFetches?: number;
   log?: (line: string) => void;
 }
@@ -48,7 +48,7 @@ export class Fetcher {
   private readonly zipQueue: Array<() => void> = [];
 
   constructor(private readonly opts: FetcherOptions) {
-    this.zipSlots = Math.max(1, opts.maxZipFetches ?? 4);
+    this.zipSlots = Math.max(1, opts.maxZipFetches ?? 2);
     this.failed = new LRUCache<string, FetchError>({ max: 10000, ttl: Math.max(1, opts.negativeTtlMs ?? 5000) });
     this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
   }

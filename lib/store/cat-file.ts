@@ -12,6 +12,8 @@ export class CatFile {
   private proc: ChildProcessWithoutNullStreams | null = null;
   private queue: Pending[] = [];
   private buf: Buffer = Buffer.alloc(0);
+  /** the object being received: its bytes are copied once into a buffer of its final size */
+  private body: { id: string; type: string; data: Buffer; filled: number } | null = null;
   private closed = false;
 
   /** check: `--batch-check`, answers type and size only */
@@ -22,15 +24,13 @@ export class CatFile {
 
   private start(): ChildProcessWithoutNullStreams {
     const proc = spawn('git', ['--git-dir', this.gitDir, 'cat-file', this.check ? '--batch-check' : '--batch'], { stdio: 'pipe' });
-    proc.stdout.on('data', (chunk: Buffer) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
-      this.drain();
-    });
+    proc.stdout.on('data', (chunk: Buffer) => this.receive(chunk));
     proc.stderr.resume();
     const fail = (why: string) => {
       if (this.proc !== proc) return;
       this.proc = null;
       this.buf = Buffer.alloc(0);
+      this.body = null;
       const q = this.queue;
       this.queue = [];
       for (const p of q) p.reject(new Error(`git cat-file: ${why}`));
@@ -41,28 +41,46 @@ export class CatFile {
     return proc;
   }
 
-  private drain(): void {
-    while (this.queue.length) {
-      const nl = this.buf.indexOf(0x0a);
-      if (nl < 0) return;
-      const header = this.buf.toString('utf8', 0, nl);
-      if (header.endsWith(' missing') || header.endsWith(' ambiguous')) {
-        this.buf = this.buf.subarray(nl + 1);
-        this.queue.shift()!.resolve(null);
+  private receive(chunk: Buffer): void {
+    let rest = chunk;
+    while (rest.length) {
+      if (this.body) {
+        // Object bytes, then one LF.
+        const b = this.body;
+        const want = b.data.length + 1 - b.filled;
+        const n = Math.min(want, rest.length);
+        if (b.filled < b.data.length) rest.copy(b.data, b.filled, 0, Math.min(n, b.data.length - b.filled));
+        b.filled += n;
+        rest = rest.subarray(n);
+        if (b.filled === b.data.length + 1) {
+          this.body = null;
+          this.queue.shift()?.resolve({ id: b.id, type: b.type, data: b.data });
+        }
         continue;
       }
-      const [id, type, sizeText] = header.split(' ');
-      if (this.check) {
-        this.buf = this.buf.subarray(nl + 1);
-        this.queue.shift()!.resolve({ id, type, data: Buffer.alloc(0) });
-        continue;
+      const nl = rest.indexOf(0x0a);
+      if (nl < 0) {
+        this.buf = this.buf.length ? Buffer.concat([this.buf, rest]) : Buffer.from(rest);
+        return;
       }
-      const size = Number(sizeText);
-      if (this.buf.length < nl + 1 + size + 1) return;
-      const data = Buffer.from(this.buf.subarray(nl + 1, nl + 1 + size));
-      this.buf = this.buf.subarray(nl + 1 + size + 1);
-      this.queue.shift()!.resolve({ id, type, data });
+      const line = this.buf.length ? Buffer.concat([this.buf, rest.subarray(0, nl)]) : rest.subarray(0, nl);
+      this.buf = Buffer.alloc(0);
+      rest = rest.subarray(nl + 1);
+      this.header(line.toString('utf8'));
     }
+  }
+
+  private header(line: string): void {
+    if (line.endsWith(' missing') || line.endsWith(' ambiguous')) {
+      this.queue.shift()?.resolve(null);
+      return;
+    }
+    const [id, type, sizeText] = line.split(' ');
+    if (this.check) {
+      this.queue.shift()?.resolve({ id, type, data: Buffer.alloc(0) });
+      return;
+    }
+    this.body = { id, type, data: Buffer.allocUnsafe(Number(sizeText)), filled: 0 };
   }
 
   /** Looks up an object id or ref name; null when it does not exist. */

@@ -1,4 +1,4 @@
-// Git object encoding, pure: the store writes loose objects itself so that ingest
+// Git object encoding, pure: the store writes its objects itself (packs, or loose) so that ingest
 // never starts a process per file.
 import { createHash } from 'node:crypto';
 
