@@ -30,7 +30,7 @@ before(async () => {
   up = await startProxyServer({ root });
   mnt = path.join(work, 'mnt');
   store = path.join(work, 'store');
-  modfs = await startModfs(mnt, ['--store', store, '--upstream', up.url, '--negative-ttl', '30', '--timeout', '5', '--log-level', 'warn']);
+  modfs = await startModfs(mnt, ['--store', store, '--upstream', up.url, '--negative-ttl', '3', '--timeout', '5', '--log-level', 'warn']);
 });
 
 after(async () => {
@@ -125,6 +125,23 @@ test('go.mod naming another module: EIO for the .mod and for the version, nothin
   await expectEIO(`cache/download/${module}/@v/${V}.mod`, module, `${up.url}/${module}/@v/${V}.mod`, /go\.mod declares module example\.com\/someone-else/);
   await expectEIO(`${module}@${V}/hostile.go`, module, `${up.url}/${module}/@v/${V}.zip`, /go\.mod declares module example\.com\/someone-else/);
   await assertNothingStored();
+});
+
+test('once the upstream serves good files and the negative-cache time has passed, the same lookups succeed', async () => {
+  const repaired = ['example.com/hostile/crc-mismatch', 'example.com/hostile/truncated', 'example.com/wronginfo', 'example.com/wrongmod'];
+  const expected = new Map<string, string>();
+  up.clearFaults();
+  for (const module of repaired) {
+    const { zip, files } = wellFormedZip(module, V);
+    serve(module, { zip });
+    expected.set(module, files['hostile.go'].toString());
+  }
+  // Past --negative-ttl 3: the failures are forgotten.
+  await new Promise((r) => setTimeout(r, 3200));
+  for (const module of repaired) {
+    assert.equal(await catFile(path.join(mnt, `${module}@${V}/hostile.go`)), expected.get(module), module);
+    assert.equal(await catFile(path.join(mnt, `cache/download/${module}/@v/${V}.info`)), infoFor(V).toString(), module);
+  }
 });
 
 test('control: the same proxy serves a well-formed version through the mount', async () => {
