@@ -144,6 +144,24 @@ export class Store {
       await fsp.rm(path.join(this.tmpDir, name), { force: true, recursive: true });
       removed++;
     }
+    return removed + (await this.cleanOrphanPacks());
+  }
+
+  /**
+   * A pack is moved in before its index; a process killed between the two renames leaves a
+   * pack git ignores. Old enough that no live writer can still be between them, it goes.
+   */
+  private async cleanOrphanPacks(): Promise<number> {
+    const dir = path.join(this.gitDir, 'objects', 'pack');
+    const names = new Set(await fsp.readdir(dir).catch(() => [] as string[]));
+    let removed = 0;
+    for (const name of names) {
+      if (!name.endsWith('.pack') || names.has(name.slice(0, -5) + '.idx')) continue;
+      const st = await fsp.stat(path.join(dir, name)).catch(() => null);
+      if (!st || Date.now() - st.mtimeMs < 10 * 60 * 1000) continue;
+      await fsp.rm(path.join(dir, name), { force: true });
+      removed++;
+    }
     return removed;
   }
 

@@ -187,3 +187,25 @@ test('a process killed during ingest leaves no ref, and the next ingest succeeds
     store.close();
   }
 });
+
+test('a pack left without its index by a crash is removed at the next open', async () => {
+  const dir = await tmpdir();
+  const store = await Store.open(dir);
+  const zip = path.join(dir, 'a.zip');
+  await writeModuleZip(zip, 'example.com/a', 'v1.0.0', { 'go.mod': 'module example.com/a\n', 'a.go': 'package a\n' });
+  await store.ingest('example.com/a', 'v1.0.0', { zipPath: zip, mod: Buffer.from('module example.com/a\n'), info: infoFor('v1.0.0') });
+  await store.close();
+  const packDir = path.join(dir, 'git', 'objects', 'pack');
+  const real = (await fsp.readdir(packDir)).find((n) => n.endsWith('.pack'))!;
+  const orphan = path.join(packDir, 'pack-' + '0'.repeat(40) + '.pack');
+  await fsp.copyFile(path.join(packDir, real), orphan);
+  const old = new Date(Date.now() - 3600_000);
+  await fsp.utimes(orphan, old, old);
+  const again = await Store.open(dir);
+  try {
+    await assert.rejects(fsp.stat(orphan), { code: 'ENOENT' });
+    assert.ok(await again.getVersion('example.com/a', 'v1.0.0'), 'the real pack and its version stay');
+  } finally {
+    await again.close();
+  }
+});
