@@ -102,6 +102,10 @@ test('the mount is read-only: writes fail with EROFS and the store is unchanged'
     ['symlink', () => fsp.symlink('/etc/passwd', path.join(mnt, 'link'))],
     ['truncate', () => fsp.truncate(existing, 0)],
     ['rmdir', () => fsp.rmdir(path.join(mnt, 'github.com', 'pkg', versionDir))],
+    ['chown', () => fsp.chown(existing, 1, 1)],
+    ['link', () => fsp.link(existing, path.join(path.dirname(existing), 'hard.go'))],
+    ['mknod', () => run('mkfifo', [path.join(mnt, 'cache', 'fifo')]).catch((e) => Promise.reject(Object.assign(e, { code: /Read-only/.test(String(e.stderr)) ? 'EROFS' : 'OTHER' })))],
+    ['setxattr', () => run('python3', ['-c', 'import os,sys; os.setxattr(sys.argv[1], "user.x", b"1")', existing]).catch((e) => Promise.reject(Object.assign(e, { code: /Read-only/.test(String(e.stderr)) ? 'EROFS' : String(e.stderr).trim() })))],
   ];
   for (const [what, attempt] of attempts) {
     await assert.rejects(attempt(), (e: NodeJS.ErrnoException) => {
