@@ -1,6 +1,6 @@
 # modfs — set-up, build, tests. `make setup` then `make test` on a fresh Debian 12 machine.
 SHELL := /bin/bash
-APT_PACKAGES := libfuse2 fuse golang-go git ca-certificates util-linux
+APT_PACKAGES := libfuse2 fuse golang-go git ca-certificates util-linux unzip
 CORPUS_PACKAGES := $(shell grep -v '^\#' scripts/corpus-packages.txt 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CORPUS_DIR ?= .corpus/proxy

@@ -100,8 +100,8 @@ test('control: a well-formed zip from the same writer ingests, with the same h1 
     read.map((e) => [e.name, e.data.toString('latin1')]),
     Object.entries(files).map(([p, d]) => [`${HOSTILE_MODULE}@${HOSTILE_VERSION}/${p}`, d.toString('latin1')]),
   );
-  const unzip = await run('unzip', ['-t', zipPath]).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
-  if (unzip) assert.match(unzip.stdout, /No errors detected/);
+  // An independent reader (Info-ZIP, installed by make setup) agrees the writer is sound.
+  assert.match((await run('unzip', ['-t', zipPath])).stdout, /No errors detected/);
 
   const good = await Store.open(path.join(work, 'good-store'));
   const ref = await Store.open(path.join(work, 'ref-store'));
