@@ -43,6 +43,14 @@ async function mountCommand(argv: {
   manifestCacheMb: number;
 }): Promise<void> {
   const log = createLogger(argv.logLevel);
+  // A signal that arrives while mounting is kept and acted on once the mount exists; after
+  // that, whoever reads the "mounted at" line may signal at once.
+  let pending: string | null = null;
+  let onSignal = (sig: string) => {
+    pending ??= sig;
+  };
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
   const upstreamList = argv.offline ? null : (argv.upstream || (await defaultUpstream()));
   if (!argv.offline && !upstreamList) {
     throw new MountError('no upstream: pass --upstream URL, set GOPROXY, or use --offline');
@@ -64,11 +72,6 @@ async function mountCommand(argv: {
     negativeTimeout: argv.negativeTtl,
     log: (l) => log.warn(l),
   });
-  log.info(`mounted ${mounted.mountpoint} (store ${store.dir}, ${upstreamList ? 'upstream ' + redact(upstreamList) : 'offline'})`);
-  process.stdout.write(
-    `modfs: mounted at ${mounted.mountpoint}\n` +
-      `Use it with:\n  export GOMODCACHE=${mounted.mountpoint} GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local\n`,
-  );
   let stopping = false;
   const stop = (sig: string) => {
     if (stopping) return;
@@ -85,8 +88,13 @@ async function mountCommand(argv: {
       process.exit(0);
     });
   };
-  process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGTERM', () => stop('SIGTERM'));
+  onSignal = stop;
+  if (pending) return stop(pending);
+  log.info(`mounted ${mounted.mountpoint} (store ${store.dir}, ${upstreamList ? 'upstream ' + redact(upstreamList) : 'offline'})`);
+  process.stdout.write(
+    `modfs: mounted at ${mounted.mountpoint}\n` +
+      `Use it with:\n  export GOMODCACHE=${mounted.mountpoint} GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local\n`,
+  );
 }
 
 function redact(list: string): string {
