@@ -241,9 +241,7 @@ async function ingestEntry(
       throw new GoModError('zip-corrupt', `${path}: ${content.length} bytes, the entry header announces ${e.uncompressedSize}`);
     }
     const crc = zlib.crc32(content) >>> 0;
-    if (crc !== e.crc32 >>> 0) {
-      throw new GoModError('zip-crc', `${path}: CRC-32 mismatch (header ${e.crc32.toString(16)}, content ${crc.toString(16)})`);
-    }
+    if (crc !== e.crc32 >>> 0) throw crcMismatch(path, e, crc);
     const object = await objects.stage('blob', content);
     return {
       file: { path, size: content.length, crc32: crc, blob: object.id, sha256: createHash('sha256').update(content).digest() },
@@ -251,12 +249,11 @@ async function ingestEntry(
       object,
     };
   }
+  // Everything else streams through to a temporary file, so memory stays bounded.
   const stream = await openStream(zf, e);
-  // Small files are gathered in memory and written in one step; large ones stream through.
-  const small = e.uncompressedSize <= SMALL_FILE;
-  const writer = small ? null : objects.blobWriter(e.uncompressedSize);
+  const writer = objects.blobWriter(e.uncompressedSize);
   const sha = createHash('sha256');
-  const keep = path === 'go.mod' || small ? ([] as Buffer[]) : null;
+  const keep = path === 'go.mod' ? ([] as Buffer[]) : null;
   let received = 0;
   let crc = 0;
   try {
@@ -266,10 +263,10 @@ async function ingestEntry(
       received += chunk.length;
       if (received > e.uncompressedSize) throw new Error('more bytes than the entry header announces');
       keep?.push(chunk);
-      await writer?.write(chunk);
+      await writer.write(chunk);
     }
   } catch (err) {
-    await writer?.abort();
+    await writer.abort();
     let msg = (err as Error).message;
     // yauzl's byte counter ("too many bytes in the stream") or the check above: a lying header or a zip bomb
     const atLeast = /^too many bytes.*got at least (\d+)/.exec(msg);
@@ -280,21 +277,24 @@ async function ingestEntry(
     throw new GoModError('zip-corrupt', `${path}: ${msg}`);
   }
   if (crc >>> 0 !== e.crc32 >>> 0) {
-    await writer?.abort();
-    throw new GoModError('zip-crc', `${path}: CRC-32 mismatch (header ${e.crc32.toString(16)}, content ${(crc >>> 0).toString(16)})`);
+    await writer.abort();
+    throw crcMismatch(path, e, crc >>> 0);
   }
-  const content = keep ? Buffer.concat(keep) : null;
   let object: StagedObject;
   try {
     if (received !== e.uncompressedSize) throw new Error(`${received} bytes, the entry header announces ${e.uncompressedSize}`);
-    object = writer ? await writer.finish() : await objects.stage('blob', content!);
+    object = await writer.finish();
   } catch (err) {
-    await writer?.abort();
+    await writer.abort();
     throw new GoModError('zip-corrupt', `${path}: ${(err as Error).message}`);
   }
   return {
     file: { path, size: e.uncompressedSize, crc32: crc >>> 0, blob: object.id, sha256: sha.digest() },
-    content: path === 'go.mod' ? content : null,
+    content: keep ? Buffer.concat(keep) : null,
     object,
   };
+}
+
+function crcMismatch(path: string, e: Entry, actual: number): GoModError {
+  return new GoModError('zip-crc', `${path}: CRC-32 mismatch (header ${e.crc32.toString(16)}, content ${actual.toString(16)})`);
 }
