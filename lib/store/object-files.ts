@@ -1,17 +1,15 @@
-// Git objects on disk, written by us. A version's objects go into one pack (one file and one
-// `git index-pack` per version instead of a file per object); single small objects are
-// written loose. Reads go through `git cat-file --batch` (lib/store/cat-file.ts).
+// Git objects on disk, written by us. A version's objects go into one pack with an index we
+// write ourselves (no process, no second inflate); single small objects are written loose.
 import { createHash } from 'node:crypto';
 import { promises as fsp, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
-import { execFile } from 'node:child_process';
 import { objectBytes, objectId, type ObjectType } from './git-objects.js';
+import { encodePackIndex, packEntryHeader, packHeader, zlibFromRawDeflate, type PackIndexEntry } from './pack-format.js';
 
 const deflate = promisify(zlib.deflate);
-const run = promisify(execFile);
 // Level 1: several times faster than the default at ingest, and source text still shrinks ~3x.
 const DEFLATE = { level: 1 };
 
@@ -72,7 +70,15 @@ export class ObjectFiles {
 
   /** Stages an object held in memory for a pack: compressed now, visible only after writePack. */
   async stage(type: ObjectType, content: Buffer): Promise<StagedObject> {
-    return { id: objectId(type, content), type, size: content.length, zdata: await deflateObject(content) };
+    return { id: objectId(type, content), type, size: content.length, zdata: [await deflateObject(content)] };
+  }
+
+  /**
+   * Stages a blob whose raw deflate stream is at hand (a zip entry, cut to exactly what the
+   * inflater consumed): the pack entry reuses those bytes, so nothing is compressed again.
+   */
+  stageDeflated(content: Buffer, raw: Buffer): StagedObject {
+    return { id: objectId('blob', content), type: 'blob', size: content.length, zdata: zlibFromRawDeflate(raw, content) };
   }
 
   async discard(staged: StagedObject[]): Promise<void> {
@@ -80,11 +86,12 @@ export class ObjectFiles {
   }
 
   /**
-   * Writes the staged objects that `exists` does not know into one pack, indexes it with
-   * `git index-pack`, and moves pack and index into the repository (pack first: git ignores
-   * a pack until its index appears). Staged temporary files are removed.
+   * Writes the staged objects that `exists` does not know into one pack with its index, and
+   * moves both into the repository (pack first: git ignores a pack until its index appears).
+   * Returns the pack's name (`pack-<checksum>`), or null when every object already existed.
+   * Staged temporary files are removed.
    */
-  async writePack(staged: StagedObject[], exists: (id: string) => Promise<boolean>): Promise<void> {
+  async writePack(staged: StagedObject[], exists: (id: string) => Promise<boolean>): Promise<string | null> {
     const seen = new Set<string>();
     const wanted: StagedObject[] = [];
     for (const s of staged) {
@@ -96,23 +103,24 @@ export class ObjectFiles {
     await forEachLimit(wanted, 64, async (s) => {
       if (!(await exists(s.id))) missing.push(s);
     });
+    let name: string | null = null;
     if (missing.length > 0) {
       const tmp = this.tmpPath('pack');
       try {
-        await writePackFile(tmp + '.pack', missing);
-        const { stdout } = await run('git', ['--git-dir', this.gitDir, 'index-pack', '-o', tmp + '.idx', tmp + '.pack']);
-        const name = stdout.trim().split(/\s+/).pop();
-        if (!name || !/^[0-9a-f]{40}$/.test(name)) throw new Error(`git index-pack said ${JSON.stringify(stdout)}`);
+        const { checksum, entries } = await writePackFile(tmp + '.pack', missing);
+        await fsp.writeFile(tmp + '.idx', encodePackIndex(entries, checksum), { mode: 0o444 });
+        name = `pack-${checksum.toString('hex')}`;
         const dir = path.join(this.gitDir, 'objects', 'pack');
         await fsp.mkdir(dir, { recursive: true });
-        await fsp.rename(tmp + '.pack', path.join(dir, `pack-${name}.pack`));
-        await fsp.rename(tmp + '.idx', path.join(dir, `pack-${name}.idx`));
+        await fsp.rename(tmp + '.pack', path.join(dir, `${name}.pack`));
+        await fsp.rename(tmp + '.idx', path.join(dir, `${name}.idx`));
       } finally {
         await fsp.rm(tmp + '.pack', { force: true });
         await fsp.rm(tmp + '.idx', { force: true });
       }
     }
     await this.discard(staged);
+    return name;
   }
 
   async publish(tmp: string, id: string): Promise<void> {
@@ -127,53 +135,45 @@ export class ObjectFiles {
   }
 }
 
-/** An object ready for a pack: its zlib-compressed content in memory or in a temporary file. */
+/** An object ready for a pack: its zlib-compressed content in memory (in parts) or in a temporary file. */
 export interface StagedObject {
   id: string;
   type: ObjectType;
   size: number;
-  zdata?: Buffer;
+  zdata?: Buffer[];
   tmp?: string;
 }
 
-const PACK_TYPE: Record<ObjectType, number> = { tree: 2, blob: 3 };
-
-/** A pack entry header: type and size, 4 bits then 7 bits per byte, high bit = more. */
-export function packEntryHeader(type: ObjectType, size: number): Buffer {
-  const out: number[] = [];
-  let c = (PACK_TYPE[type] << 4) | (size & 15);
-  let rest = Math.floor(size / 16);
-  while (rest > 0) {
-    out.push(c | 0x80);
-    c = rest & 0x7f;
-    rest = Math.floor(rest / 128);
-  }
-  out.push(c);
-  return Buffer.from(out);
-}
-
-/** Pack format version 2, no deltas; the SHA-1 of everything before it closes the file. */
-async function writePackFile(file: string, objects: StagedObject[]): Promise<void> {
+/** Pack format version 2, no deltas; returns the closing SHA-1 and where each entry starts. */
+async function writePackFile(file: string, objects: StagedObject[]): Promise<{ checksum: Buffer; entries: PackIndexEntry[] }> {
   const out = createWriteStream(file, { mode: 0o444 });
   const sha = createHash('sha1');
+  let offset = 0;
   const put = async (b: Buffer) => {
     sha.update(b);
+    offset += b.length;
     if (!out.write(b)) await once(out, 'drain');
   };
   const closed = once(out, 'close');
+  const entries: PackIndexEntry[] = [];
   try {
-    const head = Buffer.alloc(12);
-    head.write('PACK', 0, 'latin1');
-    head.writeUInt32BE(2, 4);
-    head.writeUInt32BE(objects.length, 8);
-    await put(head);
+    await put(packHeader(objects.length));
     for (const o of objects) {
-      await put(packEntryHeader(o.type, o.size));
-      if (o.zdata) await put(o.zdata);
-      else for await (const chunk of (await fsp.open(o.tmp!)).createReadStream()) await put(chunk as Buffer);
+      const start = offset;
+      const head = packEntryHeader(o.type, o.size);
+      let crc = zlib.crc32(head);
+      await put(head);
+      const parts: AsyncIterable<Buffer> | Buffer[] = o.zdata ?? (await fsp.open(o.tmp!)).createReadStream();
+      for await (const chunk of parts) {
+        crc = zlib.crc32(chunk, crc);
+        await put(chunk);
+      }
+      entries.push({ id: o.id, crc32: crc >>> 0, offset: start });
     }
-    out.end(sha.digest());
+    const checksum = sha.digest();
+    out.end(checksum);
     await closed;
+    return { checksum, entries };
   } catch (e) {
     out.destroy();
     throw e;

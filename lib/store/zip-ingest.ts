@@ -77,12 +77,18 @@ async function openError(file: string, err: Error): Promise<GoModError> {
 // the file cost more than the bytes (measured: 1.3 s of 8 s ingesting the corpus).
 const IN_MEMORY_ZIP = 16 << 20;
 
-async function openZip(file: string): Promise<ZipFile> {
+/** A zip being read: yauzl for the central directory, and the whole file when it is small. */
+interface OpenedZip {
+  zf: ZipFile;
+  data: Buffer | null;
+}
+
+async function openZip(file: string): Promise<OpenedZip> {
   const opts = { lazyEntries: true, autoClose: false, decodeStrings: false, validateEntrySizes: true, strictFileNames: false };
   const size = (await fsp.stat(file)).size;
   const data = size <= IN_MEMORY_ZIP ? await fsp.readFile(file) : null;
   return new Promise((resolve, reject) => {
-    const done = (err: Error | null, zf: ZipFile) => (err ? openError(file, err).then(reject) : resolve(zf));
+    const done = (err: Error | null, zf: ZipFile) => (err ? openError(file, err).then(reject) : resolve({ zf, data }));
     if (data) yauzl.fromBuffer(data, opts, done);
     else yauzl.open(file, opts, done);
   });
@@ -108,6 +114,13 @@ function readAllEntries(zf: ZipFile): Promise<Entry[]> {
   });
 }
 
+function localNameMismatch(e: Entry, local: Buffer): GoModError {
+  return new GoModError(
+    'zip-local-name-mismatch',
+    `${utf8Name(e)}: the local file header names ${JSON.stringify(local.toString('utf8'))}, the central directory ${JSON.stringify(utf8Name(e))}`,
+  );
+}
+
 /**
  * Opens an entry's content after checking its local header names the same file as the central
  * directory: tools that stream local headers (unzip -, Java's ZipInputStream) would otherwise
@@ -127,12 +140,7 @@ async function openStream(zf: ZipFile, e: Entry, decompress = true): Promise<Nod
         : resolve(h as unknown as { fileName: Buffer }),
     ),
   );
-  if (!Buffer.from(header.fileName).equals(cdName)) {
-    throw new GoModError(
-      'zip-local-name-mismatch',
-      `${utf8Name(e)}: the local file header names ${JSON.stringify(Buffer.from(header.fileName).toString('utf8'))}, the central directory ${JSON.stringify(utf8Name(e))}`,
-    );
-  }
+  if (!Buffer.from(header.fileName).equals(cdName)) throw localNameMismatch(e, Buffer.from(header.fileName));
   return new Promise((resolve, reject) =>
     zf.openReadStream(e, decompress || !e.isCompressed() ? {} : { decompress: false }, (err, s) =>
       err ? reject(new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: ${err.message}`)) : resolve(s),
@@ -140,20 +148,54 @@ async function openStream(zf: ZipFile, e: Entry, decompress = true): Promise<Nod
   );
 }
 
-const inflateRaw = promisify(zlib.inflateRaw);
+/**
+ * An entry's compressed bytes, sliced from a zip held in memory: the same checks as yauzl's
+ * local-header read (signature, extent), plus the name check, without a stream per file.
+ */
+function entryBytesInMemory(data: Buffer, e: Entry): Buffer {
+  const at = e.relativeOffsetOfLocalHeader;
+  const outside = () =>
+    new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: its local header (offset ${at}) lies outside the file`);
+  if (at + 30 > data.length) throw outside();
+  const sig = data.readUInt32LE(at);
+  if (sig !== 0x04034b50) {
+    throw new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: invalid local file header signature: 0x${sig.toString(16)}`);
+  }
+  const nameEnd = at + 30 + data.readUInt16LE(at + 26);
+  const start = nameEnd + data.readUInt16LE(at + 28);
+  if (start > data.length) throw outside();
+  const local = data.subarray(at + 30, nameEnd);
+  if (!local.equals((e as unknown as { fileNameRaw: Buffer }).fileNameRaw)) throw localNameMismatch(e, local);
+  const end = start + e.compressedSize;
+  if (end > data.length) throw new GoModError('zip-corrupt', `cannot read ${utf8Name(e)}: its data extends past the end of the file`);
+  return data.subarray(start, end);
+}
+
+type InflateResult = { buffer: Buffer; engine: { bytesWritten: number } };
+const inflateRawInfo = promisify(zlib.inflateRaw) as unknown as (b: Buffer, o: zlib.ZlibOptions) => Promise<InflateResult>;
 
 /**
- * Small stored or deflated entries: the compressed bytes are inflated in one thread-pool call
- * instead of a stream per file, with the output capped just above the announced size.
+ * Small stored or deflated entries: the compressed bytes are inflated in one call instead of
+ * a stream per file, with the output capped just above the announced size. Returns the
+ * content and, for deflated entries, the raw deflate stream exactly as far as it reached.
  */
-async function readSmallEntry(zf: ZipFile, e: Entry, path: string): Promise<Buffer> {
-  const raw: Buffer[] = [];
-  for await (const chunk of (await openStream(zf, e, false)) as AsyncIterable<Buffer>) raw.push(chunk);
-  const packed = Buffer.concat(raw);
-  if (e.compressionMethod === 0) return packed;
+async function readSmallEntry(z: OpenedZip, e: Entry, path: string): Promise<{ content: Buffer; raw: Buffer | null }> {
+  let packed: Buffer;
+  if (z.data) packed = entryBytesInMemory(z.data, e);
+  else {
+    const raw: Buffer[] = [];
+    for await (const chunk of (await openStream(z.zf, e, false)) as AsyncIterable<Buffer>) raw.push(chunk);
+    packed = Buffer.concat(raw);
+  }
+  if (e.compressionMethod === 0) return { content: packed, raw: null };
   try {
-    const opts = { maxOutputLength: e.uncompressedSize + 1 };
-    return e.uncompressedSize <= INLINE_ZLIB ? zlib.inflateRawSync(packed, opts) : await inflateRaw(packed, opts);
+    const opts = { maxOutputLength: e.uncompressedSize + 1, info: true };
+    const r =
+      e.uncompressedSize <= INLINE_ZLIB
+        ? (zlib.inflateRawSync(packed, opts) as unknown as InflateResult)
+        : await inflateRawInfo(packed, opts);
+    // Bytes after the end of the deflate stream are not part of the file (Go ignores them too).
+    return { content: r.buffer, raw: packed.subarray(0, r.engine.bytesWritten) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') {
@@ -200,7 +242,8 @@ export async function ingestZipFiles(
   version: string,
   objects: ObjectFiles,
 ): Promise<{ files: IngestedFile[]; goMod: Buffer | null; staged: StagedObject[] }> {
-  const zf = await openZip(zipPath);
+  const z = await openZip(zipPath);
+  const zf = z.zf;
   const staged: StagedObject[] = [];
   try {
     const entries = await readAllEntries(zf);
@@ -214,7 +257,7 @@ export async function ingestZipFiles(
     const files: IngestedFile[] = [];
     let goMod: Buffer | null = null;
     await forEachLimit(kept, 4, async (k) => {
-      const { file, content, object } = await ingestEntry(zf, byName.get(k.name)!, k.path, objects);
+      const { file, content, object } = await ingestEntry(z, byName.get(k.name)!, k.path, objects);
       staged.push(object);
       if (content) goMod = content;
       files.push(file);
@@ -230,19 +273,19 @@ export async function ingestZipFiles(
 }
 
 async function ingestEntry(
-  zf: ZipFile,
+  z: OpenedZip,
   e: Entry,
   path: string,
   objects: ObjectFiles,
 ): Promise<{ file: IngestedFile; content: Buffer | null; object: StagedObject }> {
   if (e.uncompressedSize <= SMALL_FILE && e.compressedSize <= SMALL_FILE && (e.compressionMethod === 0 || e.compressionMethod === 8)) {
-    const content = await readSmallEntry(zf, e, path);
+    const { content, raw } = await readSmallEntry(z, e, path);
     if (content.length !== e.uncompressedSize) {
       throw new GoModError('zip-corrupt', `${path}: ${content.length} bytes, the entry header announces ${e.uncompressedSize}`);
     }
     const crc = zlib.crc32(content) >>> 0;
     if (crc !== e.crc32 >>> 0) throw crcMismatch(path, e, crc);
-    const object = await objects.stage('blob', content);
+    const object = raw ? objects.stageDeflated(content, raw) : await objects.stage('blob', content);
     return {
       file: { path, size: content.length, crc32: crc, blob: object.id, sha256: createHash('sha256').update(content).digest() },
       content: path === 'go.mod' ? content : null,
@@ -250,7 +293,7 @@ async function ingestEntry(
     };
   }
   // Everything else streams through to a temporary file, so memory stays bounded.
-  const stream = await openStream(zf, e);
+  const stream = await openStream(z.zf, e);
   const writer = objects.blobWriter(e.uncompressedSize);
   const sha = createHash('sha256');
   const keep = path === 'go.mod' ? ([] as Buffer[]) : null;
