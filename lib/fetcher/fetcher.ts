@@ -68,13 +68,14 @@ export class Fetcher {
       this.stats.zipFetches++;
       const tmp = this.opts.store.tmpPath('zip');
       try {
+        // A .mod or .info fetched earlier (MVS reads many) is not downloaded again.
         const [zip, mod, info] = await Promise.all([
           up.zip(module, version, tmp),
-          up.mod(module, version),
-          up.info(module, version),
+          this.opts.store.getMod(module, version).then((b) => b ?? up.mod(module, version).then((r) => r.data)),
+          this.opts.store.getInfo(module, version).then((b) => b ?? up.info(module, version).then((r) => r.data)),
         ]);
         try {
-          return await this.opts.store.ingest(module, version, { zipPath: tmp, mod: mod.data, info: info.data });
+          return await this.opts.store.ingest(module, version, { zipPath: tmp, mod, info });
         } catch (err) {
           throw new FetchError('EIO', `${module}@${version}: rejected ${zip.url}: ${(err as Error).message}`);
         }

@@ -14,6 +14,7 @@ import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } f
 import { CatFile, CatFilePool } from './cat-file.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
+import { writeRef } from './ref-files.js';
 import { ingestZipFiles } from './zip-ingest.js';
 import { zipLayout, type ZipLayout } from './zip-layout.js';
 
@@ -303,19 +304,8 @@ export class Store {
 
   // ---- writing ------------------------------------------------------------------
 
-  private async setRef(ref: string, id: string): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await run('git', ['--git-dir', this.gitDir, 'update-ref', ref, id]);
-        return;
-      } catch (err) {
-        // A concurrent writer of the same version holds the ref lock; it writes the same id.
-        const cur = await run('git', ['--git-dir', this.gitDir, 'rev-parse', '--verify', '-q', ref]).catch(() => null);
-        if (cur && cur.stdout.trim() === id) return;
-        if (attempt >= 20) throw new Error(`store: cannot write ${ref}: ${(err as Error).message.trim()}`);
-        await new Promise((r) => setTimeout(r, 20 + Math.random() * 80));
-      }
-    }
+  private setRef(ref: string, id: string): Promise<void> {
+    return writeRef(this.gitDir, ref, id);
   }
 
   /** Stores a .mod alone (no zip), after checking it declares this module. */
