@@ -93,13 +93,10 @@ export class Operations {
         return fileAttr(data.length, this.listChanged(n.escaped, data));
       }
       case 'version-file': {
-        // The time comes from the .info: fetched alongside, not after, a .mod.
-        const small = n.ext === 'mod' || n.ext === 'info';
-        const [data, time] = await Promise.all([
-          this.versionFileBytes(n.module, n.version, n.ext),
-          small ? this.versionTime(n.module, n.version) : null,
-        ]);
-        if (data) return fileAttr(data.length, time ?? (await this.versionTime(n.module, n.version)));
+        // The time comes from the .info, fetched only once the .mod is accepted: a rejected
+        // version leaves nothing stored.
+        const data = await this.versionFileBytes(n.module, n.version, n.ext);
+        if (data) return fileAttr(data.length, await this.versionTime(n.module, n.version));
         const v = await this.fetcher.version(n.module, n.version);
         return fileAttr(v.zip.size, v.time);
       }

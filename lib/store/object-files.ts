@@ -10,6 +10,7 @@ import { objectBytes, objectId, type ObjectType } from './git-objects.js';
 import { encodePackIndex, packEntryHeader, packHeader, zlibFromRawDeflate, type PackIndexEntry } from './pack-format.js';
 
 const deflate = promisify(zlib.deflate);
+const inflate = promisify(zlib.inflate);
 // Level 1: several times faster than the default at ingest, and source text still shrinks ~3x.
 const DEFLATE = { level: 1 };
 
@@ -48,6 +49,27 @@ export class ObjectFiles {
     } catch {
       return false;
     }
+  }
+
+  /** A loose object's type and content, or null when there is no such file. */
+  async readLoose(id: string): Promise<{ type: string; data: Buffer } | null> {
+    let z: Buffer;
+    try {
+      z = await fsp.readFile(this.objectPath(id));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    let raw: Buffer;
+    try {
+      raw = z.length <= INLINE_ZLIB ? zlib.inflateSync(z) : await inflate(z);
+    } catch (e) {
+      throw new Error(`store: loose object ${id}: ${(e as Error).message}`);
+    }
+    const nul = raw.indexOf(0);
+    const [type, size] = raw.toString('latin1', 0, Math.max(0, nul)).split(' ');
+    if (nul < 0 || Number(size) !== raw.length - nul - 1) throw new Error(`store: loose object ${id}: bad header`);
+    return { type, data: raw.subarray(nul + 1) };
   }
 
   /** Writes an object held in memory; a no-op when it already exists. */

@@ -11,10 +11,11 @@ import { canonicalInfo, parseInfo } from '../gomod/info.js';
 import { moduleLine } from '../gomod/gomodfile.js';
 import { GoModError } from '../gomod/errors.js';
 import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
-import { CatFile, CatFilePool } from './cat-file.js';
+import { CatFilePool } from './cat-file.js';
+import { PackReader } from './pack-reader.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
-import { writeRef } from './ref-files.js';
+import { readRef, writeRef } from './ref-files.js';
 import { ingestZipFiles } from './zip-ingest.js';
 import { zipLayout, type ZipLayout } from './zip-layout.js';
 
@@ -62,9 +63,10 @@ export class Store {
   /** unpacked copies of large blobs, named by blob id (a cache: safe to delete) */
   readonly rawDir: string;
   private readonly objects: ObjectFiles;
+  /** our packs, read in process: the hot path */
+  private readonly packs: PackReader;
+  /** what only git reads: deltas in packs that git itself rewrote (gc, repack) */
   private readonly cat: CatFilePool;
-  /** answers whether an object exists, without its content */
-  private readonly exists: CatFile;
   private readonly blobs: LRUCache<string, Buffer>;
   private readonly versions: LRUCache<string, StoredVersion>;
   private refIndex: Map<string, Set<RefKind>> | null = null;
@@ -78,8 +80,8 @@ export class Store {
     this.tmpDir = path.join(dir, 'tmp');
     this.rawDir = path.join(dir, 'raw');
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
-    this.cat = new CatFilePool(this.gitDir, 2);
-    this.exists = new CatFile(this.gitDir, true);
+    this.packs = new PackReader(this.gitDir);
+    this.cat = new CatFilePool(this.gitDir, 1);
     const blobBytes = opts.blobCacheBytes ?? 16 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
@@ -132,7 +134,7 @@ export class Store {
   /** Stops the reader process and drops the unpacked-blob cache (it is rebuilt on demand). */
   async close(): Promise<void> {
     this.cat.close();
-    this.exists.close();
+    await this.packs.close();
     await fsp.rm(this.rawDir, { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -181,9 +183,19 @@ export class Store {
   // ---- reading ------------------------------------------------------------------
 
   async readObject(id: string): Promise<{ type: string; data: Buffer }> {
-    const obj = await this.cat.read(id);
+    const obj = (await this.packs.read(id)) ?? (await this.objects.readLoose(id)) ?? (await this.cat.read(id));
     if (!obj) throw new Error(`store: object ${id} is missing`);
     return obj;
+  }
+
+  private async hasObject(id: string): Promise<boolean> {
+    return (await this.packs.has(id)) || (await this.objects.has(id));
+  }
+
+  /** The object a ref names, read whole; null when the ref does not exist. */
+  private async readRefObject(ref: string): Promise<{ id: string; type: string; data: Buffer } | null> {
+    const id = await readRef(this.gitDir, ref);
+    return id ? { id, ...(await this.readObject(id)) } : null;
   }
 
   async readBlob(id: string): Promise<Buffer> {
@@ -233,7 +245,7 @@ export class Store {
     const key = Store.key(module, version);
     const hit = this.versions.get(key);
     if (hit) return hit;
-    const obj = await this.cat.read(this.ref('zip', module, version));
+    const obj = await this.readRefObject(this.ref('zip', module, version));
     if (!obj) return null;
     if (obj.type !== 'tree') throw new Error(`store: ref of ${key} names a ${obj.type}`);
     const entries = new Map(decodeTree(obj.data).map((e) => [e.name, e.id]));
@@ -255,7 +267,7 @@ export class Store {
   async getMod(module: string, version: string): Promise<Buffer | null> {
     const cached = this.versions.get(Store.key(module, version));
     if (cached) return cached.mod;
-    const alone = await this.cat.read(this.ref('mod', module, version));
+    const alone = await this.readRefObject(this.ref('mod', module, version));
     if (alone) return alone.data;
     return (await this.getVersion(module, version))?.mod ?? null;
   }
@@ -263,7 +275,7 @@ export class Store {
   async getInfo(module: string, version: string): Promise<Buffer | null> {
     const cached = this.versions.get(Store.key(module, version));
     if (cached) return cached.info;
-    const alone = await this.cat.read(this.ref('info', module, version));
+    const alone = await this.readRefObject(this.ref('info', module, version));
     if (alone) return alone.data;
     return (await this.getVersion(module, version))?.info ?? null;
   }
@@ -366,7 +378,8 @@ export class Store {
       const topTree = await this.objects.stage('tree', encodeTree(top));
       staged.push(topTree);
       const topId = topTree.id;
-      await this.objects.writePack(staged, (id) => this.exists.has(id));
+      const pack = await this.objects.writePack(staged, (id) => this.hasObject(id));
+      if (pack) await this.packs.addPack(pack);
       await this.setRef(this.ref('zip', module, version), topId);
       this.noteRef('zip', module, version);
       const v = buildVersion(module, version, topId, manifest, src.mod, info, ziphash);

@@ -1,0 +1,306 @@
+// Reads non-delta objects straight out of pack files, in process: a `git cat-file` round trip
+// costs far more than a binary search in the idx plus one positioned read and an inflate.
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { LRUCache } from 'lru-cache';
+
+const inflate = promisify(zlib.inflate);
+
+export interface PackObject {
+  type: 'commit' | 'tree' | 'blob' | 'tag';
+  data: Buffer;
+}
+
+const TYPES: Record<number, PackObject['type']> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
+/** Above this many compressed bytes, inflating on the thread pool beats blocking the event loop. */
+const SYNC_INFLATE_MAX = 64 * 1024;
+const RESCAN_MS = 1000;
+const FANOUT = 8;
+const IDS = FANOUT + 256 * 4;
+const PACK_NAME = /^pack-[0-9a-f]{40}$/;
+
+interface Pack {
+  name: string;
+  file: string;
+  idx: Buffer;
+  count: number;
+  crcs: number; // start of the CRC table; offsets follow it
+  /** every entry's offset, ascending: an entry ends where the next begins */
+  sorted: Float64Array | null;
+  size: number; // of the .pack, once opened
+}
+
+/** An open pack. refs counts reads in flight, so eviction from the LRU never closes it under them. */
+interface Fd {
+  ready: Promise<FileHandle>;
+  refs: number;
+  evicted: boolean;
+}
+
+function parseIdx(file: string, idx: Buffer): Pack {
+  const bad = (why: string) => new Error(`store: bad pack index ${file}: ${why}`);
+  if (idx.length < IDS + 40 || idx.readUInt32BE(0) !== 0xff744f63) throw bad('not an idx v2 file (bad magic)');
+  if (idx.readUInt32BE(4) !== 2) throw bad(`unsupported version ${idx.readUInt32BE(4)}`);
+  for (let i = 1; i < 256; i++) if (idx.readUInt32BE(FANOUT + i * 4) < idx.readUInt32BE(FANOUT + (i - 1) * 4)) throw bad('fanout not monotonic');
+  const count = idx.readUInt32BE(FANOUT + 255 * 4);
+  const min = IDS + count * 28 + 40;
+  // Whatever lies past the fixed tables is the 8-byte large-offset table.
+  if (idx.length < min || (idx.length - min) % 8 !== 0) throw bad(`size ${idx.length} does not fit ${count} objects`);
+  return { name: path.basename(file, '.idx'), file: file.slice(0, -4) + '.pack', idx, count, crcs: IDS + count * 20, sorted: null, size: -1 };
+}
+
+/** The index of key in the pack's sorted id table, or -1. */
+function find(p: Pack, key: Buffer): number {
+  const { idx } = p;
+  let lo = key[0] === 0 ? 0 : idx.readUInt32BE(FANOUT + (key[0] - 1) * 4);
+  let hi = idx.readUInt32BE(FANOUT + key[0] * 4);
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const at = IDS + mid * 20;
+    const c = idx.compare(key, 0, 20, at, at + 20);
+    if (c === 0) return mid;
+    if (c < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return -1;
+}
+
+function offsetOf(p: Pack, i: number): number {
+  const o = p.idx.readUInt32BE(p.crcs + p.count * 4 + i * 4);
+  if (o < 0x80000000) return o;
+  const at = p.crcs + p.count * 8 + (o & 0x7fffffff) * 8;
+  if (at + 8 > p.idx.length - 40) throw new Error(`store: bad pack index ${p.file.slice(0, -5)}.idx: large offset out of range`);
+  return p.idx.readUInt32BE(at) * 2 ** 32 + p.idx.readUInt32BE(at + 4);
+}
+
+function endOf(p: Pack, offset: number): number {
+  if (!p.sorted) {
+    const s = new Float64Array(p.count);
+    for (let i = 0; i < p.count; i++) s[i] = offsetOf(p, i);
+    p.sorted = s.sort();
+  }
+  const s = p.sorted;
+  let lo = 0;
+  let hi = s.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (s[mid] <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < s.length ? s[lo] : p.size - 20;
+}
+
+const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+
+export class PackReader {
+  private packs: Pack[] = [];
+  private loaded: Promise<void> | null = null;
+  private scanning: Promise<void> | null = null;
+  private nextScan: Promise<void> | null = null;
+  private scannedAt = 0;
+  private readonly loading = new Map<string, Promise<Pack>>();
+  private readonly fds: LRUCache<string, Fd>;
+  private closed = false;
+  private readonly closing = new Set<Promise<void>>();
+
+  constructor(
+    private readonly gitDir: string,
+    opts: { maxOpenFiles?: number } = {},
+  ) {
+    this.fds = new LRUCache<string, Fd>({
+      max: Math.max(1, opts.maxOpenFiles ?? 128),
+      dispose: (fd) => {
+        fd.evicted = true;
+        if (fd.refs === 0) this.closeFd(fd);
+      },
+    });
+  }
+
+  private closeFd(fd: Fd): void {
+    const p = fd.ready.then((h) => h.close()).catch(() => undefined);
+    this.closing.add(p);
+    void p.finally(() => this.closing.delete(p));
+  }
+
+  get packCount(): number {
+    return this.packs.length;
+  }
+
+  private get dir(): string {
+    return path.join(this.gitDir, 'objects', 'pack');
+  }
+
+  /** One idx load per pack however many scans and addPack calls ask for it at once. */
+  private loadPack(name: string): Promise<Pack> {
+    let p = this.loading.get(name);
+    if (!p) {
+      const file = path.join(this.dir, name + '.idx');
+      p = fsp.readFile(file).then((buf) => parseIdx(file, buf));
+      this.loading.set(name, p);
+      void p.finally(() => this.loading.delete(name)).catch(() => undefined);
+    }
+    return p;
+  }
+
+  private async doScan(): Promise<void> {
+    this.scannedAt = Date.now();
+    // Only packs known before the listing may be dropped: addPack may add one the listing missed.
+    const before = new Set(this.packs.map((p) => p.name));
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.dir);
+    } catch (e) {
+      if (isEnoent(e)) names = [];
+      else throw e;
+    }
+    const present = new Set(names);
+    const listed = names.map((n) => n.slice(0, -4)).filter((n) => PACK_NAME.test(n) && present.has(n + '.idx') && present.has(n + '.pack'));
+    const found = new Set(listed);
+    const loads = listed.filter((n) => !before.has(n)).map((n) => this.loadPack(n).catch((e) => (isEnoent(e) ? null : Promise.reject(e))));
+    const fresh = (await Promise.all(loads)).filter((p): p is Pack => p !== null);
+    const kept = this.packs.filter((p) => found.has(p.name) || !before.has(p.name));
+    const known = new Set(kept.map((p) => p.name));
+    this.packs = [...fresh.filter((p) => !known.has(p.name)), ...kept];
+  }
+
+  /** A scan that began before this call may have missed what changed, so one more is queued behind it. */
+  private scan(): Promise<void> {
+    if (this.nextScan) return this.nextScan;
+    if (this.scanning) {
+      this.nextScan = this.scanning.catch(() => undefined).then(() => {
+        this.nextScan = null;
+        return this.scan();
+      });
+      return this.nextScan;
+    }
+    this.scanning = this.doScan().finally(() => {
+      this.scanning = null;
+    });
+    return this.scanning;
+  }
+
+  private ensureLoaded(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('store closed'));
+    if (!this.loaded) {
+      const p = this.scan();
+      this.loaded = p;
+      // Not memoised on failure: a later call tries again.
+      p.catch(() => {
+        if (this.loaded === p) this.loaded = null;
+      });
+    }
+    return this.loaded;
+  }
+
+  private async locate(id: string): Promise<{ pack: Pack; index: number } | null> {
+    if (!/^[0-9a-f]{40}$/.test(id)) return null;
+    const key = Buffer.from(id, 'hex');
+    await this.ensureLoaded();
+    const search = () => {
+      for (const pack of this.packs) {
+        const index = find(pack, key);
+        if (index >= 0) return { pack, index };
+      }
+      return null;
+    };
+    const hit = search();
+    if (hit) return hit;
+    // Another process sharing the store may have added a pack since.
+    if (this.scanning) await this.scanning;
+    else if (Date.now() - this.scannedAt >= RESCAN_MS) await this.scan();
+    else return null;
+    return search();
+  }
+
+  async has(id: string): Promise<boolean> {
+    return (await this.locate(id)) !== null;
+  }
+
+  async read(id: string): Promise<PackObject | null> {
+    for (let attempt = 0; ; attempt++) {
+      const hit = await this.locate(id);
+      if (!hit) return null;
+      try {
+        return await this.readEntry(hit.pack, hit.index, id);
+      } catch (e) {
+        if (!isEnoent(e)) throw e;
+        // Gone (e.g. `git gc`): its objects are likely in a pack the rescan will find.
+        this.packs = this.packs.filter((p) => p !== hit.pack);
+        if (attempt > 0) return null;
+        await this.scan();
+      }
+    }
+  }
+
+  private async readEntry(pack: Pack, index: number, id: string): Promise<PackObject | null> {
+    const fail = (why: string) => new Error(`store: object ${id} in ${pack.file}: ${why}`);
+    if (this.closed) throw new Error('store closed');
+    let fd = this.fds.get(pack.name);
+    if (!fd) {
+      const f: Fd = { ready: fsp.open(pack.file, 'r'), refs: 0, evicted: false };
+      fd = f;
+      f.ready.catch(() => {
+        if (this.fds.peek(pack.name) === f) this.fds.delete(pack.name);
+      });
+      this.fds.set(pack.name, f);
+    }
+    fd.refs++;
+    try {
+      const h = await fd.ready;
+      if (pack.size < 0) pack.size = (await h.stat()).size;
+      const offset = offsetOf(pack, index);
+      const end = endOf(pack, offset);
+      if (end <= offset || end > pack.size - 20) throw fail(`entry [${offset}, ${end}) outside the pack`);
+      const buf = Buffer.allocUnsafe(end - offset);
+      for (let got = 0; got < buf.length; ) {
+        const { bytesRead } = await h.read(buf, got, buf.length - got, offset + got);
+        if (bytesRead === 0) throw fail('pack truncated');
+        got += bytesRead;
+      }
+      let b = buf[0];
+      const code = (b >> 4) & 7;
+      let size = b & 15;
+      let p = 1;
+      for (let shift = 4; b & 0x80; shift += 7) {
+        if (p >= buf.length) throw fail('truncated entry header');
+        b = buf[p++];
+        size += (b & 0x7f) * 2 ** shift;
+      }
+      if (code === 6 || code === 7) return null;
+      const type = TYPES[code];
+      if (!type) throw fail(`bad entry type ${code}`);
+      const z = buf.subarray(p);
+      let data: Buffer;
+      try {
+        const opts = { maxOutputLength: size + 1 };
+        data = z.length <= SYNC_INFLATE_MAX ? zlib.inflateSync(z, opts) : await inflate(z, opts);
+      } catch (e) {
+        throw fail(`inflate: ${(e as Error).message}`);
+      }
+      if (data.length !== size) throw fail(`inflated to ${data.length} bytes, header says ${size}`);
+      return { type, data };
+    } finally {
+      if (--fd.refs === 0 && fd.evicted) this.closeFd(fd);
+    }
+  }
+
+  async addPack(name: string): Promise<void> {
+    if (!PACK_NAME.test(name)) throw new Error(`store: bad pack name ${JSON.stringify(name)}`);
+    await this.ensureLoaded();
+    if (this.packs.some((p) => p.name === name)) return;
+    const pack = await this.loadPack(name);
+    if (!this.packs.some((p) => p.name === name)) this.packs.unshift(pack);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.loaded = null;
+    // dispose closes idle handles; busy ones close when their last read ends.
+    this.fds.clear();
+    this.packs = [];
+    await Promise.all([...this.closing]);
+  }
+}
