@@ -209,3 +209,40 @@ test('a pack left without its index by a crash is removed at the next open', asy
     await again.close();
   }
 });
+
+test('a store repacked by git (deltas, one pack) still reads every file: deltas go through git cat-file', async () => {
+  const dir = await tmpdir();
+  try {
+    const store = await Store.open(path.join(dir, 'store'));
+    const versions = ['v1.0.0', 'v1.1.0'];
+    const expected = new Map<string, Record<string, string>>();
+    for (const [i, version] of versions.entries()) {
+      const files: Record<string, string> = { 'go.mod': `module ${MOD}\n` };
+      // Similar large files across versions: git stores the second as a delta of the first.
+      for (let f = 0; f < 5; f++) files[`f${f}.go`] = `package big\n${'// a line that repeats\n'.repeat(2000)}const V${f} = ${i}\n`;
+      const zip = path.join(dir, `${version}.zip`);
+      await writeModuleZip(zip, MOD, version, files);
+      await store.ingest(MOD, version, { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor(version) });
+      expected.set(version, files);
+    }
+    await store.close();
+    await run('git', ['--git-dir', store.gitDir, 'repack', '-a', '-d', '-f', '--window=10', '--depth=10']);
+    const { stdout } = await run('git', ['--git-dir', store.gitDir, 'verify-pack', '-v', ...(await fsp.readdir(path.join(store.gitDir, 'objects', 'pack'))).filter((n) => n.endsWith('.idx')).map((n) => path.join(store.gitDir, 'objects', 'pack', n))]);
+    assert.match(stdout, /chain length = 1/, 'the repack made deltas');
+
+    const again = await Store.open(path.join(dir, 'store'));
+    try {
+      for (const version of versions) {
+        const v = await again.getVersion(MOD, version);
+        assert.ok(v, version);
+        for (const [name, content] of Object.entries(expected.get(version)!)) {
+          assert.equal((await again.readBlob(v.byPath.get(name)!.blob)).toString(), content, `${version} ${name}`);
+        }
+      }
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
