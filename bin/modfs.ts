@@ -117,7 +117,7 @@ await yargs(hideBin(process.argv))
         .option('log-level', { choices: LEVELS, default: 'info' as Level, describe: 'log verbosity (stderr)' })
         .option('negative-ttl', { type: 'number', default: 5, describe: 'seconds a failed fetch (and a missing name, in the kernel) is remembered' })
         .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' })
-        .option('blob-cache-mb', { type: 'number', default: 16, describe: 'MiB of small file contents kept in memory' })
+        .option('blob-cache-mb', { type: 'number', default: 4, describe: 'MiB of file contents kept in memory (the kernel page cache keeps what readers see; this serves zip assembly and re-reads)' })
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
         // yargs turns a non-numeric value into NaN without complaint; NaN would silently
         // disable the upstream timeout or crash the caches with a stack trace.

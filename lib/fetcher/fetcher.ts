@@ -6,6 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { Store, StoredVersion } from '../store/store.js';
 import type { ProxyClient } from '../upstream/client.js';
 import { UpstreamError } from '../upstream/errors.js';
+import { Semaphore } from '../util/semaphore.js';
 
 export type Errno = 'ENOENT' | 'EIO';
 
@@ -25,8 +26,11 @@ export interface FetcherOptions {
   upstream: ProxyClient | null;
   /** how long a failed key answers from memory, ms */
   negativeTtlMs?: number;
-  /** zip downloads+ingests at once (default 2); each holds its zip and compressed pack in memory */
-  maxZipFetches?: number;
+  /** zip downloads at once (default 4); each goes to a temporary file */
+  maxZipDownloads?: number;
+  /** ingests at once (default 1): each holds its zip and the version's new objects in memory, and
+   * runs mostly on the event loop, so a second one would add memory, not speed */
+  maxIngests?: number;
   log?: (line: string) => void;
 }
 
@@ -44,11 +48,12 @@ export class Fetcher {
   private readonly inflight = new Map<string, Promise<unknown>>();
   private readonly failed: LRUCache<string, FetchError>;
   private readonly log: (line: string) => void;
-  private zipSlots: number;
-  private readonly zipQueue: Array<() => void> = [];
+  private readonly downloads: Semaphore;
+  private readonly ingests: Semaphore;
 
   constructor(private readonly opts: FetcherOptions) {
-    this.zipSlots = Math.max(1, opts.maxZipFetches ?? 2);
+    this.downloads = new Semaphore(opts.maxZipDownloads ?? 4);
+    this.ingests = new Semaphore(opts.maxIngests ?? 1);
     this.failed = new LRUCache<string, FetchError>({ max: 10000, ttl: Math.max(1, opts.negativeTtlMs ?? 5000) });
     this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
   }
@@ -64,40 +69,26 @@ export class Fetcher {
     return this.once('zip', module, version, async (up) => {
       const again = await this.opts.store.getVersion(module, version);
       if (again) return again;
-      await this.acquireZipSlot();
       this.stats.zipFetches++;
       const tmp = this.opts.store.tmpPath('zip');
       try {
         // A .mod or .info fetched earlier (MVS reads many) is not downloaded again.
-        const [zip, mod, info] = await Promise.all([
-          up.zip(module, version, tmp),
-          this.opts.store.getMod(module, version).then((b) => b ?? up.mod(module, version).then((r) => r.data)),
-          this.opts.store.getInfo(module, version).then((b) => b ?? up.info(module, version).then((r) => r.data)),
-        ]);
+        const [zip, mod, info] = await this.downloads.run(() =>
+          Promise.all([
+            up.zip(module, version, tmp),
+            this.opts.store.getMod(module, version).then((b) => b ?? up.mod(module, version).then((r) => r.data)),
+            this.opts.store.getInfo(module, version).then((b) => b ?? up.info(module, version).then((r) => r.data)),
+          ]),
+        );
         try {
-          return await this.opts.store.ingest(module, version, { zipPath: tmp, mod, info });
+          return await this.ingests.run(() => this.opts.store.ingest(module, version, { zipPath: tmp, mod, info }));
         } catch (err) {
           throw new FetchError('EIO', `${module}@${version}: rejected ${zip.url}: ${(err as Error).message}`);
         }
       } finally {
-        this.releaseZipSlot();
         await fsp.rm(tmp, { force: true });
       }
     });
-  }
-
-  private acquireZipSlot(): Promise<void> {
-    if (this.zipSlots > 0) {
-      this.zipSlots--;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => this.zipQueue.push(resolve));
-  }
-
-  private releaseZipSlot(): void {
-    const next = this.zipQueue.shift();
-    if (next) next();
-    else this.zipSlots++;
   }
 
   /** The .mod bytes; never downloads the zip. */

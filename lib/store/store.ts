@@ -82,7 +82,7 @@ export class Store {
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
     this.packs = new PackReader(this.gitDir);
     this.cat = new CatFilePool(this.gitDir, 1);
-    const blobBytes = opts.blobCacheBytes ?? 16 << 20;
+    const blobBytes = opts.blobCacheBytes ?? 4 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
       maxEntrySize: Math.max(1, Math.min(1 << 20, Math.floor(blobBytes / 8))),

@@ -118,14 +118,20 @@ export async function readZipRange(
   const want = Math.min(out.length, layout.size - pos);
   let done = 0;
   let i = segmentAt(layout, pos);
+  // The files a range spans are read at once: one at a time, each waits a thread-pool trip.
+  const reads: Promise<void>[] = [];
   while (done < want && i < layout.segments.length) {
     const seg = layout.segments[i];
     const from = pos + done - seg.offset;
     const n = Math.min(seg.length - from, want - done);
-    if (seg.kind === 'bytes') seg.data.copy(out, done, from, from + n);
-    else (await readFile(seg.index, from, from + n)).copy(out, done);
+    const at = done;
+    if (seg.kind === 'bytes') seg.data.copy(out, at, from, from + n);
+    else reads.push(readFile(seg.index, from, from + n).then((b) => void b.copy(out, at)));
     done += n;
     i++;
   }
+  // Every read settles before the answer: `out` is the caller's buffer, reused once we return.
+  const failed = (await Promise.allSettled(reads)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
   return done;
 }
