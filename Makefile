@@ -5,7 +5,7 @@ CORPUS_PACKAGES := $(shell grep -v '^\#' scripts/corpus-packages.txt 2>/dev/null
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CORPUS_DIR ?= .corpus/proxy
 
-.PHONY: setup apt deps build test test-unit test-e2e corpus demo bench clean
+.PHONY: setup apt deps build test test-unit test-e2e corpus demo bench bench-ingest clean
 
 setup: apt deps build
 
@@ -41,6 +41,10 @@ demo: build
 
 bench: build
 	node dist/bench/run.js
+
+# Ingest alone: every corpus version into a fresh store (no FUSE, no HTTP).
+bench-ingest: build
+	node --max-semi-space-size=4 dist/bench/ingest.js
 
 clean:
 	rm -rf dist
