@@ -1,5 +1,5 @@
-// A long-lived `git cat-file --batch` process: reads packed objects and resolves refs
-// without starting a process per request.
+// A long-lived `git cat-file --batch` process, started on first use: reads what the store's
+// own readers do not (deltas in packs that git itself rewrote) without a process per request.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
 interface Pending {
@@ -16,14 +16,10 @@ export class CatFile {
   private body: { id: string; type: string; data: Buffer; filled: number } | null = null;
   private closed = false;
 
-  /** check: `--batch-check`, answers type and size only */
-  constructor(
-    private readonly gitDir: string,
-    private readonly check = false,
-  ) {}
+  constructor(private readonly gitDir: string) {}
 
   private start(): ChildProcessWithoutNullStreams {
-    const proc = spawn('git', ['--git-dir', this.gitDir, 'cat-file', this.check ? '--batch-check' : '--batch'], { stdio: 'pipe' });
+    const proc = spawn('git', ['--git-dir', this.gitDir, 'cat-file', '--batch'], { stdio: 'pipe' });
     proc.stdout.on('data', (chunk: Buffer) => this.receive(chunk));
     proc.stderr.resume();
     const fail = (why: string) => {
@@ -76,10 +72,6 @@ export class CatFile {
       return;
     }
     const [id, type, sizeText] = line.split(' ');
-    if (this.check) {
-      this.queue.shift()?.resolve({ id, type, data: Buffer.alloc(0) });
-      return;
-    }
     this.body = { id, type, data: Buffer.allocUnsafe(Number(sizeText)), filled: 0 };
   }
 
@@ -94,16 +86,6 @@ export class CatFile {
     });
   }
 
-  /** requests waiting for an answer */
-  get pending(): number {
-    return this.queue.length;
-  }
-
-  /** Whether an object or ref exists (a `--batch-check` instance answers cheapest). */
-  async has(name: string): Promise<boolean> {
-    return (await this.read(name)) !== null;
-  }
-
   close(): void {
     this.closed = true;
     const p = this.proc;
@@ -112,27 +94,5 @@ export class CatFile {
       p.stdin.end();
       p.kill();
     }
-  }
-}
-
-/**
- * A few cat-file processes, each request to the least busy: git inflates objects in C,
- * several times faster here than reading and inflating loose files through the thread pool.
- */
-export class CatFilePool {
-  private readonly procs: CatFile[];
-
-  constructor(gitDir: string, size = 2) {
-    this.procs = Array.from({ length: Math.max(1, size) }, () => new CatFile(gitDir));
-  }
-
-  read(name: string): Promise<{ id: string; type: string; data: Buffer } | null> {
-    let best = this.procs[0];
-    for (const p of this.procs) if (p.pending < best.pending) best = p;
-    return best.read(name);
-  }
-
-  close(): void {
-    for (const p of this.procs) p.close();
   }
 }

@@ -58,6 +58,9 @@ export function zlibFromRawDeflate(raw: Buffer, content: Uint8Array): Buffer[] {
   return [ZLIB_HEADER, raw, trailer];
 }
 
+/** `\377tOc`: a pack index of version 2 or later (version 1 has no magic) */
+export const PACK_INDEX_MAGIC = 0xff744f63;
+
 export interface PackIndexEntry {
   /** 40 hex digits */
   id: string;
@@ -78,7 +81,7 @@ export function encodePackIndex(entries: PackIndexEntry[], packChecksum: Buffer)
   const n = sorted.length;
   const large = sorted.filter((e) => e.offset >= 0x80000000).length;
   const out = Buffer.alloc(8 + 256 * 4 + n * 28 + large * 8 + 40);
-  out.writeUInt32BE(0xff744f63, 0);
+  out.writeUInt32BE(PACK_INDEX_MAGIC, 0);
   out.writeUInt32BE(2, 4);
   const fanout = 8;
   const names = fanout + 256 * 4;

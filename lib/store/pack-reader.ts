@@ -6,6 +6,8 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { LRUCache } from 'lru-cache';
+import { INLINE_ZLIB } from './object-files.js';
+import { PACK_INDEX_MAGIC } from './pack-format.js';
 
 const inflate = promisify(zlib.inflate);
 
@@ -15,8 +17,6 @@ export interface PackObject {
 }
 
 const TYPES: Record<number, PackObject['type']> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
-/** Above this many compressed bytes, inflating on the thread pool beats blocking the event loop. */
-const SYNC_INFLATE_MAX = 64 * 1024;
 const RESCAN_MS = 1000;
 const FANOUT = 8;
 const IDS = FANOUT + 256 * 4;
@@ -42,7 +42,7 @@ interface Fd {
 
 function parseIdx(file: string, idx: Buffer): Pack {
   const bad = (why: string) => new Error(`store: bad pack index ${file}: ${why}`);
-  if (idx.length < IDS + 40 || idx.readUInt32BE(0) !== 0xff744f63) throw bad('not an idx v2 file (bad magic)');
+  if (idx.length < IDS + 40 || idx.readUInt32BE(0) !== PACK_INDEX_MAGIC) throw bad('not an idx v2 file (bad magic)');
   if (idx.readUInt32BE(4) !== 2) throw bad(`unsupported version ${idx.readUInt32BE(4)}`);
   for (let i = 1; i < 256; i++) if (idx.readUInt32BE(FANOUT + i * 4) < idx.readUInt32BE(FANOUT + (i - 1) * 4)) throw bad('fanout not monotonic');
   const count = idx.readUInt32BE(FANOUT + 255 * 4);
@@ -276,7 +276,7 @@ export class PackReader {
       let data: Buffer;
       try {
         const opts = { maxOutputLength: size + 1 };
-        data = z.length <= SYNC_INFLATE_MAX ? zlib.inflateSync(z, opts) : await inflate(z, opts);
+        data = z.length <= INLINE_ZLIB ? zlib.inflateSync(z, opts) : await inflate(z, opts);
       } catch (e) {
         throw fail(`inflate: ${(e as Error).message}`);
       }

@@ -11,7 +11,7 @@ import { canonicalInfo, parseInfo } from '../gomod/info.js';
 import { moduleLine } from '../gomod/gomodfile.js';
 import { GoModError } from '../gomod/errors.js';
 import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
-import { CatFilePool } from './cat-file.js';
+import { CatFile } from './cat-file.js';
 import { PackReader } from './pack-reader.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
@@ -66,7 +66,7 @@ export class Store {
   /** our packs, read in process: the hot path */
   private readonly packs: PackReader;
   /** what only git reads: deltas in packs that git itself rewrote (gc, repack) */
-  private readonly cat: CatFilePool;
+  private readonly cat: CatFile;
   private readonly blobs: LRUCache<string, Buffer>;
   private readonly versions: LRUCache<string, StoredVersion>;
   private refIndex: Map<string, Set<RefKind>> | null = null;
@@ -81,7 +81,7 @@ export class Store {
     this.rawDir = path.join(dir, 'raw');
     this.objects = new ObjectFiles(this.gitDir, this.tmpDir);
     this.packs = new PackReader(this.gitDir);
-    this.cat = new CatFilePool(this.gitDir, 1);
+    this.cat = new CatFile(this.gitDir);
     const blobBytes = opts.blobCacheBytes ?? 4 << 20;
     this.blobs = new LRUCache<string, Buffer>({
       maxSize: blobBytes,
