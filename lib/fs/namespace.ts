@@ -2,6 +2,7 @@
 // go command would never produce are rejected here, before any store or upstream work.
 import { unescapePath, unescapeVersion } from '../gomod/escape.js';
 import { checkModuleVersion } from '../gomod/modpath.js';
+import { LRUCache } from 'lru-cache';
 
 export type VersionFileExt = 'mod' | 'info' | 'zip' | 'ziphash';
 
@@ -29,12 +30,26 @@ function isTransientName(name: string): boolean {
   return name.endsWith('.lock') || name.endsWith('.partial') || name.endsWith('.tmp');
 }
 
-function moduleFromEscaped(escaped: string): string | null {
-  try {
-    return unescapePath(escaped);
-  } catch {
-    return null;
+// Every lookup and read under a version repeats the same module and version checks, and
+// those allocate heavily (a cold build's lookups spent most of their garbage here); the
+// answers depend on the string alone, so they are remembered. `false` marks a rejection.
+const checked = new LRUCache<string, string | false>({ max: 4096 });
+
+function remembered(key: string, compute: () => string): string | null {
+  let r = checked.get(key);
+  if (r === undefined) {
+    try {
+      r = compute();
+    } catch {
+      r = false;
+    }
+    checked.set(key, r);
   }
+  return r === false ? null : r;
+}
+
+function moduleFromEscaped(escaped: string): string | null {
+  return remembered('m' + escaped, () => unescapePath(escaped));
 }
 
 /** A valid prefix of an escaped module path: its unescaped form passes the module path checks. */
@@ -43,13 +58,11 @@ function validPrefix(parts: string[]): boolean {
 }
 
 function versionFrom(module: string, escapedVersion: string): string | null {
-  try {
+  return remembered(`v${module}@${escapedVersion}`, () => {
     const v = unescapeVersion(escapedVersion);
     checkModuleVersion(module, v);
     return v;
-  } catch {
-    return null;
-  }
+  });
 }
 
 export function resolvePath(p: string): Node | Rejection {
