@@ -42,6 +42,30 @@ export class ObjectFiles {
     return path.join(this.tmpDir, `${process.pid}-${++this.tmpCounter}-${tag}`);
   }
 
+  /**
+   * Which of these ids are loose objects: one listing per objects/xx directory instead of
+   * one failed access per id (an ingest checks thousands of new ids; each miss threw).
+   */
+  async looseAmong(ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    if (ids.length === 0) return found;
+    const root = path.join(this.gitDir, 'objects');
+    const dirs = new Set((await fsp.readdir(root).catch(() => [] as string[])).filter((d) => /^[0-9a-f]{2}$/.test(d)));
+    const byDir = new Map<string, string[]>();
+    for (const id of ids) {
+      const d = id.slice(0, 2);
+      if (!dirs.has(d)) continue;
+      const list = byDir.get(d) ?? [];
+      list.push(id);
+      byDir.set(d, list);
+    }
+    await forEachLimit([...byDir], 16, async ([d, want]) => {
+      const names = new Set(await fsp.readdir(path.join(root, d)).catch(() => [] as string[]));
+      for (const id of want) if (names.has(id.slice(2))) found.add(id);
+    });
+    return found;
+  }
+
   async has(id: string): Promise<boolean> {
     try {
       await fsp.access(this.objectPath(id));
@@ -108,12 +132,12 @@ export class ObjectFiles {
   }
 
   /**
-   * Writes the staged objects that `exists` does not know into one pack with its index, and
+   * Writes the staged objects that `existing` does not report into one pack with its index, and
    * moves both into the repository (pack first: git ignores a pack until its index appears).
    * Returns the pack's name (`pack-<checksum>`), or null when every object already existed.
    * Staged temporary files are removed.
    */
-  async writePack(staged: StagedObject[], exists: (id: string) => Promise<boolean>): Promise<string | null> {
+  async writePack(staged: StagedObject[], existing: (ids: string[]) => Promise<Set<string>>): Promise<string | null> {
     const seen = new Set<string>();
     const wanted: StagedObject[] = [];
     for (const s of staged) {
@@ -121,10 +145,8 @@ export class ObjectFiles {
       seen.add(s.id);
       wanted.push(s);
     }
-    const missing: StagedObject[] = [];
-    await forEachLimit(wanted, 64, async (s) => {
-      if (!(await exists(s.id))) missing.push(s);
-    });
+    const present = await existing(wanted.map((s) => s.id));
+    const missing = wanted.filter((s) => !present.has(s.id));
     let name: string | null = null;
     if (missing.length > 0) {
       const tmp = this.tmpPath('pack');

@@ -188,8 +188,16 @@ export class Store {
     return obj;
   }
 
-  private async hasObject(id: string): Promise<boolean> {
-    return (await this.packs.has(id)) || (await this.objects.has(id));
+  /** Which of these ids the store already holds, in our packs or loose. */
+  private async existingObjects(ids: string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const rest: string[] = [];
+    for (const id of ids) {
+      if (await this.packs.has(id)) found.add(id);
+      else rest.push(id);
+    }
+    for (const id of await this.objects.looseAmong(rest)) found.add(id);
+    return found;
   }
 
   /** The object a ref names, read whole; null when the ref does not exist. */
@@ -378,7 +386,7 @@ export class Store {
       const topTree = await this.objects.stage('tree', encodeTree(top));
       staged.push(topTree);
       const topId = topTree.id;
-      const pack = await this.objects.writePack(staged, (id) => this.hasObject(id));
+      const pack = await this.objects.writePack(staged, (ids) => this.existingObjects(ids));
       if (pack) await this.packs.addPack(pack);
       await this.setRef(this.ref('zip', module, version), topId);
       this.noteRef('zip', module, version);
