@@ -9,12 +9,23 @@ type Kind = 'module' | 'import' | 'file';
 const BAD_WINDOWS_NAME = /^(?:CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])$/i;
 
 // Characters are tested per code point; every set below except fileNameOK's letters is ASCII.
-const modPathOK = (c: string): boolean => /^[-._~0-9A-Za-z]$/.test(c);
+// ASCII sets as lookup tables: file paths are checked per character, thousands per zip.
+function asciiSet(chars: RegExp): Uint8Array {
+  const t = new Uint8Array(128);
+  for (let i = 0; i < 128; i++) t[i] = chars.test(String.fromCharCode(i)) ? 1 : 0;
+  return t;
+}
+const MOD_PATH_CHARS = asciiSet(/^[-._~0-9A-Za-z]$/);
+const FILE_NAME_CHARS = asciiSet(/^[0-9A-Za-z!#$%&()+,\-.=@[\]^_{}~ ]$/);
+const inSet = (t: Uint8Array, c: string): boolean => {
+  const code = c.charCodeAt(0);
+  return code < 0x80 && c.length === 1 && t[code] === 1;
+};
+const modPathOK = (c: string): boolean => inSet(MOD_PATH_CHARS, c);
 const importPathOK = (c: string): boolean => modPathOK(c) || c === '+';
 // unicode.IsLetter is category L; Node's Unicode tables are newer than Go 1.19's (13.0), so a
 // letter added to Unicode since then is accepted here and rejected by Go.
-const fileNameOK = (c: string): boolean =>
-  c.charCodeAt(0) < 0x80 ? /^[0-9A-Za-z!#$%&()+,\-.=@[\]^_{}~ ]$/.test(c) : /^\p{L}$/u.test(c);
+const fileNameOK = (c: string): boolean => (c.charCodeAt(0) < 0x80 ? inSet(FILE_NAME_CHARS, c) : /^\p{L}$/u.test(c));
 const firstPathOK = (c: string): boolean => /^[-.0-9a-z]$/.test(c);
 
 function fail(kind: Kind, path: string, why: string): never {

@@ -58,6 +58,8 @@ export function fileSizeLimit(path: string): number {
  * and dotless ı (U+0131) must not join i/I, to which only Turkish rules fold it.
  */
 export function foldName(s: string): string {
+  // ASCII only (nearly every path): only A-Z fold.
+  if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
   let out = '';
   for (const c of s) {
     if (c < '\x80') {
@@ -162,6 +164,8 @@ export function checkZipEntries(
   const collision = (p: string, isDir: boolean): [string, string] | null => {
     const key = foldName(p);
     const other = seen.get(key);
+    // A directory already recorded had its parents checked then.
+    if (other && isDir && other.isDir && other.path === p) return null;
     if (other) {
       if (other.path !== p) return ['zip-case-collision', `case-insensitive file name collision: ${JSON.stringify(other.path)} and ${JSON.stringify(p)}`];
       if (other.isDir !== isDir) return ['zip-file-dir-conflict', `entry ${JSON.stringify(p)} is both a file and a directory`];
