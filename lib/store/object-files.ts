@@ -193,10 +193,23 @@ async function writePackFile(file: string, objects: StagedObject[]): Promise<{ c
   const out = createWriteStream(file, { mode: 0o444 });
   const sha = createHash('sha1');
   let offset = 0;
-  const put = async (b: Buffer) => {
+  // Entries are a few small buffers each: written (and hashed) in batches of about 1 MiB,
+  // not thousands of tiny writes.
+  const batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async () => {
+    if (batched === 0) return;
+    const b = Buffer.concat(batch, batched);
+    batch.length = 0;
+    batched = 0;
     sha.update(b);
-    offset += b.length;
     if (!out.write(b)) await once(out, 'drain');
+  };
+  const put = async (b: Buffer) => {
+    offset += b.length;
+    batch.push(b);
+    batched += b.length;
+    if (batched >= 1 << 20) await flush();
   };
   const closed = once(out, 'close');
   const entries: PackIndexEntry[] = [];
@@ -214,6 +227,7 @@ async function writePackFile(file: string, objects: StagedObject[]): Promise<{ c
       }
       entries.push({ id: o.id, crc32: crc >>> 0, offset: start });
     }
+    await flush();
     const checksum = sha.digest();
     out.end(checksum);
     await closed;

@@ -9,6 +9,7 @@ import yauzl from 'yauzl';
 import type { Entry, ZipFile } from 'yauzl';
 import { checkZipEntries, type ZipEntryMeta } from '../gomod/ziprules.js';
 import { GoModError } from '../gomod/errors.js';
+import { TimeSlice } from '../util/time-slice.js';
 import { forEachLimit, INLINE_ZLIB, type ObjectFiles, type StagedObject } from './object-files.js';
 
 export interface IngestedFile {
@@ -256,7 +257,9 @@ export async function ingestZipFiles(
 
     const files: IngestedFile[] = [];
     let goMod: Buffer | null = null;
+    const slice = new TimeSlice();
     await forEachLimit(kept, 4, async (k) => {
+      await slice.pass();
       const { file, content, object } = await ingestEntry(z, byName.get(k.name)!, k.path, objects);
       staged.push(object);
       if (content) goMod = content;
