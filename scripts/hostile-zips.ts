@@ -267,6 +267,12 @@ export function hostileZips(module = HOSTILE_MODULE, version = HOSTILE_VERSION):
   add('crc-mismatch', zipOf(file(P + 'a.go', { crc32: 0xdeadbeef })), 'zip-crc');
   add('unsupported-method', zipOf(file(P + 'a.go', { method: 14 })), '^zip-corrupt: .*unsupported compression method');
   add('bad-deflate-stream', zipOf(file(P + 'a.go', { body: Buffer.from([0xff, 0xff, 0xff, 0xff]), uncompressedSize: 16 })), '^zip-corrupt: .*(invalid|incorrect)');
+  // The same checks for a large entry (over 1 MiB) of a zip small enough to be held in memory:
+  // it is inflated in chunks, on another path than small files.
+  const big = Buffer.from('package hostile\n' + '// a line of generated table data, repeated\n'.repeat(40_000));
+  add('crc-mismatch-large', zipOf(file(P + 'big.go', { data: big, crc32: 0xdeadbeef })), 'zip-crc');
+  add('short-content-large', zipOf(file(P + 'big.go', { data: big, uncompressedSize: big.length + 4096 })), `^zip-corrupt: .*${big.length} bytes, the entry header announces ${big.length + 4096}`);
+  add('bad-deflate-stream-large', zipOf(file(P + 'big.go', { body: Buffer.alloc(64, 0xff), uncompressedSize: 2 * MiB })), '^zip-corrupt: .*(invalid|incorrect)');
   add('local-name-differs', zipOf(file(P + 'a.go', { localName: P + '../../../evil.go' })), 'zip-local-name-mismatch');
 
   // Structure.

@@ -7,7 +7,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { objectBytes, objectId, type ObjectType } from './git-objects.js';
-import { encodePackIndex, packEntryHeader, packHeader, zlibFromRawDeflate, type PackIndexEntry } from './pack-format.js';
+import { encodePackIndex, packEntryHeader, packHeader, zlibAroundRawDeflate, zlibFromRawDeflate, type PackIndexEntry } from './pack-format.js';
 
 const deflate = promisify(zlib.deflate);
 const inflate = promisify(zlib.inflate);
@@ -125,6 +125,11 @@ export class ObjectFiles {
    */
   stageDeflated(content: Buffer, raw: Buffer): StagedObject {
     return { id: objectId('blob', content), type: 'blob', size: content.length, zdata: zlibFromRawDeflate(raw, content) };
+  }
+
+  /** A blob hashed while it streamed by, whose raw deflate stream is at hand. */
+  stageRawDeflate(id: string, size: number, raw: Buffer, contentAdler32: number): StagedObject {
+    return { id, type: 'blob', size, zdata: zlibAroundRawDeflate(raw, contentAdler32) };
   }
 
   async discard(staged: StagedObject[]): Promise<void> {

@@ -27,10 +27,13 @@ export function packHeader(count: number): Buffer {
   return head;
 }
 
-/** Adler-32 as zlib computes it; sums are reduced every 5552 bytes, before they can overflow. */
-export function adler32(data: Uint8Array): number {
-  let a = 1;
-  let b = 0;
+/**
+ * Adler-32 as zlib computes it, continued from `start` (the checksum of the bytes before);
+ * sums are reduced every 5552 bytes, before they can overflow.
+ */
+export function adler32(data: Uint8Array, start = 1): number {
+  let a = start & 0xffff;
+  let b = start >>> 16;
   const len = data.length;
   for (let i = 0; i < len; ) {
     const stop = Math.min(i + 5552, len);
@@ -53,8 +56,13 @@ const ZLIB_HEADER = Buffer.from([0x78, 0x01]);
  * inflater consumed) and the content it inflates to: the compressed bytes are reused as they are.
  */
 export function zlibFromRawDeflate(raw: Buffer, content: Uint8Array): Buffer[] {
+  return zlibAroundRawDeflate(raw, adler32(content));
+}
+
+/** The same, when the content's Adler-32 was computed as it streamed by. */
+export function zlibAroundRawDeflate(raw: Buffer, contentAdler32: number): Buffer[] {
   const trailer = Buffer.alloc(4);
-  trailer.writeUInt32BE(adler32(content));
+  trailer.writeUInt32BE(contentAdler32 >>> 0);
   return [ZLIB_HEADER, raw, trailer];
 }
 

@@ -10,6 +10,8 @@ import { Store } from '../../lib/store/store.js';
 import { hash1 } from '../../lib/gomod/dirhash.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeModuleZip, infoFor } from '../support/module-zip.js';
+import { buildZip } from '../../scripts/hostile-zips.js';
+import zlib from 'node:zlib';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -59,6 +61,34 @@ test('ingest stores files, reads them back, and the ziphash is the h1 of the zip
     assert.equal(await store.getVersion('example.com/a', 'v1.0.1'), null);
     const { stdout } = await run('git', ['--git-dir', store.gitDir, 'fsck', '--no-dangling']);
     assert.equal(stdout.trim(), '');
+  } finally {
+    store.close();
+  }
+});
+
+test('a large deflated file of a zip held in memory keeps its deflate bytes, without what follows the stream', async () => {
+  const dir = await tmpdir();
+  const store = await Store.open(path.join(dir, 'store'));
+  try {
+    const P = 'example.com/l@v1.0.0/';
+    const goMod = Buffer.from('module example.com/l\n');
+    const table = Buffer.from('package l\n\nvar T = []string{\n' + [...Array(150_000).keys()].map((i) => `\t"${(i * 7919) % 100_003}",\n`).join('') + '}\n');
+    assert.ok(table.length > 1 << 20);
+    // 40 bytes after the end of the deflate stream, inside the entry's compressed size
+    const body = Buffer.concat([zlib.deflateRawSync(table), Buffer.alloc(40, 0x5a)]);
+    const zip = path.join(dir, 'l.zip');
+    await fsp.writeFile(zip, buildZip([{ name: P + 'go.mod', data: goMod }, { name: P + 'table.go', data: table, body }]));
+    const v = await store.ingest('example.com/l', 'v1.0.0', { zipPath: zip, mod: goMod, info: infoFor('v1.0.0') });
+    const f = v.byPath.get('table.go')!;
+    assert.equal(f.blob, createHash('sha1').update(`blob ${table.length}\0`).update(table).digest('hex'));
+    assert.ok((await store.readBlob(f.blob)).equals(table));
+    const { stdout } = await run('git', ['--git-dir', store.gitDir, 'cat-file', 'blob', f.blob], { maxBuffer: 16 << 20, encoding: 'buffer' });
+    assert.ok(stdout.equals(table), 'git reads the same bytes');
+    await run('git', ['--git-dir', store.gitDir, 'fsck', '--strict']);
+    // the pack entry is the zip's deflate stream (not compressed again): the pack is smaller than the file
+    const packs = (await fsp.readdir(path.join(store.gitDir, 'objects', 'pack'))).filter((n) => n.endsWith('.pack'));
+    const packBytes = (await Promise.all(packs.map((n) => fsp.stat(path.join(store.gitDir, 'objects', 'pack', n))))).reduce((a, st) => a + st.size, 0);
+    assert.ok(packBytes < body.length + 4096, `pack ${packBytes} bytes, the entry's deflate stream ${body.length}`);
   } finally {
     store.close();
   }
@@ -154,8 +184,8 @@ test('two processes ingesting the same version at once both succeed with one con
 test('a process killed during ingest leaves no ref, and the next ingest succeeds', async () => {
   const dir = await tmpdir();
   const storeDir = path.join(dir, 's');
-  // Small files are staged in memory; 40 files over 1 MiB are streamed to temporary files,
-  // which shows from outside that the worker is mid-ingest.
+  // Small files are staged in memory; 40 files over 1 MiB of a zip too large to hold in memory
+  // are streamed to temporary files, which shows from outside that the worker is mid-ingest.
   const files: Record<string, string | Buffer> = bigModule(3000);
   for (let i = 0; i < 40; i++) files[`data/big${i}.bin`] = randomBytes(1_200_000);
   const zip = path.join(dir, 'v.zip');
