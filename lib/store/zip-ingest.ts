@@ -201,10 +201,7 @@ async function readSmallEntry(z: OpenedZip, e: Entry, path: string): Promise<{ c
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ERR_BUFFER_TOO_LARGE') {
-      throw new GoModError(
-        'zip-corrupt',
-        `${path}: inflates to more than the ${e.uncompressedSize} bytes its header announces (stopped at ${e.uncompressedSize + 1}): a zip bomb or a lying header`,
-      );
+      throw new GoModError('zip-corrupt', `${path}: ${inflatesTooFar(e, e.uncompressedSize + 1)}`);
     }
     throw new GoModError('zip-corrupt', `${path}: ${(err as Error).message}`);
   }
@@ -285,7 +282,7 @@ async function ingestEntry(
   if (e.uncompressedSize <= SMALL_FILE && e.compressedSize <= SMALL_FILE && (e.compressionMethod === 0 || e.compressionMethod === 8)) {
     const { content, raw } = await readSmallEntry(z, e, path);
     if (content.length !== e.uncompressedSize) {
-      throw new GoModError('zip-corrupt', `${path}: ${content.length} bytes, the entry header announces ${e.uncompressedSize}`);
+      throw new GoModError('zip-corrupt', `${path}: ${sizeMismatch(e, content.length)}`);
     }
     const crc = zlib.crc32(content) >>> 0;
     if (crc !== e.crc32 >>> 0) throw crcMismatch(path, e, crc);
@@ -320,7 +317,7 @@ async function ingestEntry(
     const atLeast = /^too many bytes.*got at least (\d+)/.exec(msg);
     if (received > e.uncompressedSize || atLeast) {
       const seen = Math.max(received, Number(atLeast?.[1] ?? 0));
-      msg = `inflates to more than the ${e.uncompressedSize} bytes its header announces (stopped at ${seen}): a zip bomb or a lying header`;
+      msg = inflatesTooFar(e, seen);
     }
     throw new GoModError('zip-corrupt', `${path}: ${msg}`);
   }
@@ -330,7 +327,7 @@ async function ingestEntry(
   }
   let object: StagedObject;
   try {
-    if (received !== e.uncompressedSize) throw new Error(`${received} bytes, the entry header announces ${e.uncompressedSize}`);
+    if (received !== e.uncompressedSize) throw new Error(sizeMismatch(e, received));
     object = await writer.finish();
   } catch (err) {
     await writer.abort();
@@ -366,11 +363,7 @@ async function ingestLargeDeflated(
     inflater.end(packed);
     for await (const chunk of inflater as AsyncIterable<Buffer>) {
       received += chunk.length;
-      if (received > e.uncompressedSize) {
-        throw new Error(
-          `inflates to more than the ${e.uncompressedSize} bytes its header announces (stopped at ${received}): a zip bomb or a lying header`,
-        );
-      }
+      if (received > e.uncompressedSize) throw new Error(inflatesTooFar(e, received));
       sha1.update(chunk);
       sha256.update(chunk);
       crc = zlib.crc32(chunk, crc);
@@ -383,7 +376,7 @@ async function ingestLargeDeflated(
   }
   if (crc >>> 0 !== e.crc32 >>> 0) throw crcMismatch(path, e, crc >>> 0);
   if (received !== e.uncompressedSize) {
-    throw new GoModError('zip-corrupt', `${path}: ${received} bytes, the entry header announces ${e.uncompressedSize}`);
+    throw new GoModError('zip-corrupt', `${path}: ${sizeMismatch(e, received)}`);
   }
   // Bytes after the end of the deflate stream are not part of the file (Go ignores them too).
   const object = objects.stageRawDeflate(sha1.digest('hex'), received, packed.subarray(0, inflater.bytesWritten), adler);
@@ -392,6 +385,14 @@ async function ingestLargeDeflated(
     content: keep ? Buffer.concat(keep) : null,
     object,
   };
+}
+
+function inflatesTooFar(e: Entry, seen: number): string {
+  return `inflates to more than the ${e.uncompressedSize} bytes its header announces (stopped at ${seen}): a zip bomb or a lying header`;
+}
+
+function sizeMismatch(e: Entry, got: number): string {
+  return `${got} bytes, the entry header announces ${e.uncompressedSize}`;
 }
 
 function crcMismatch(path: string, e: Entry, actual: number): GoModError {

@@ -1,6 +1,6 @@
 // CPU-bound loops that await only settled promises never let the event loop run: FUSE
-// requests would wait until the loop ends (a 2,000-file ingest held them for ~300 ms).
-// A time slice hands the loop back every few milliseconds.
+// requests would wait until the loop ends. A time slice hands the loop back every few
+// milliseconds (the largest stall while snapd's 2,218 files ingest: 38-42 -> 27-35 ms).
 export class TimeSlice {
   private start = performance.now();
 
