@@ -1,6 +1,7 @@
 # modfs — set-up, build, tests. `make setup` then `make test` on a fresh Debian 12 machine.
 SHELL := /bin/bash
-APT_PACKAGES := libfuse2 fuse golang-go git ca-certificates util-linux unzip
+# fuse3 (fusermount3) replaces Debian's `fuse`; gcc, pkg-config and libfuse3-dev build the binding.
+APT_PACKAGES := fuse3 libfuse3-3 libfuse3-dev gcc libc6-dev pkg-config golang-go git ca-certificates util-linux unzip
 CORPUS_PACKAGES := $(shell grep -v '^\#' scripts/corpus-packages.txt 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CORPUS_DIR ?= .corpus/proxy
@@ -20,8 +21,18 @@ apt:
 deps:
 	npm ci --no-audit --no-fund
 
-build:
+NATIVE := dist/lib/fs/native/modfs_fuse.node
+
+build: $(NATIVE)
 	npx tsc -p tsconfig.json
+
+# The FUSE binding is plain C against N-API (headers from node-api-headers) and libfuse 3:
+# one compiler call, no node-gyp and no header download.
+$(NATIVE): lib/fs/native/fuse_lowlevel.c
+	mkdir -p $(dir $@)
+	gcc -O2 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -pthread \
+	  -DNODE_GYP_MODULE_NAME=modfs_fuse -DNAPI_VERSION=8 -I node_modules/node-api-headers/include \
+	  $$(pkg-config --cflags fuse3) $< $$(pkg-config --libs fuse3) -o $@
 
 corpus: build
 	node dist/scripts/build-corpus.js --out $(CORPUS_DIR)

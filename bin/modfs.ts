@@ -79,12 +79,12 @@ async function mountCommand(argv: {
     log.info(`${sig}: unmounting ${mounted.mountpoint}`);
     mounted.unmount().then(async () => {
       await store.close();
-      const c = ops.counts;
       const f = fetcher.stats;
       const mem = process.memoryUsage();
       const mib = (n: number) => (n / 2 ** 20).toFixed(0);
       log.info(`memory: rss ${mib(mem.rss)} MiB, heap ${mib(mem.heapUsed)}/${mib(mem.heapTotal)} MiB, buffers ${mib(mem.arrayBuffers)} MiB`);
-      log.info(`unmounted; served ${c.getattr} getattr, ${c.readdir} readdir, ${c.read} read; fetched ${f.zipFetches} zips, ${f.modFetches} .mod, ${f.infoFetches} .info, ${f.failures} failures`);
+      const k = mounted.counts;
+      log.info(`unmounted; kernel asked ${k.lookup} lookup, ${k.getattr} getattr, ${k.readdir} readdir, ${k.readdirplus} readdirplus, ${k.read} read, ${k.forget} forget; fetched ${f.zipFetches} zips, ${f.modFetches} .mod, ${f.infoFetches} .info, ${f.failures} failures`);
       process.exit(0);
     });
   };

@@ -3,8 +3,7 @@ import { execFile } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type Fuse from 'fuse-native';
-import { createFuse, type MountOptions } from './fuse-adapter.js';
+import { LowlevelMount, type LowlevelOptions } from './fuse-lowlevel.js';
 import type { Operations } from './operations.js';
 
 const run = promisify(execFile);
@@ -22,8 +21,10 @@ async function mountsAt(dir: string): Promise<string[]> {
 }
 
 export async function lazyUnmount(dir: string): Promise<void> {
-  await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]));
+  await run('fusermount3', ['-uz', dir]).catch(() => run('umount', ['-l', dir]));
 }
+
+export type MountOptions = LowlevelOptions;
 
 /**
  * Prepares a mount point: a stale FUSE mount left by a killed process ("Transport endpoint
@@ -55,28 +56,24 @@ export async function prepareMountpoint(dir: string): Promise<string> {
 
 export interface Mounted {
   mountpoint: string;
+  /** kernel requests answered, by kind */
+  counts: LowlevelMount['counts'];
   unmount(): Promise<void>;
 }
 
 export async function mountOperations(dir: string, ops: Operations, opts: MountOptions = {}): Promise<Mounted> {
   const mountpoint = await prepareMountpoint(dir);
-  const fuse: Fuse = createFuse(mountpoint, ops, opts);
-  await new Promise<void>((resolve, reject) =>
-    fuse.mount((err) => (err ? reject(new MountError(`cannot mount ${mountpoint}: ${err.message}`)) : resolve())),
-  );
+  let m: LowlevelMount;
+  try {
+    m = new LowlevelMount(mountpoint, ops, opts);
+  } catch (err) {
+    throw new MountError(`cannot mount ${mountpoint}: ${(err as Error).message}`);
+  }
   let done: Promise<void> | null = null;
   return {
     mountpoint,
-    unmount() {
-      done ??= new Promise<void>((resolve) =>
-        fuse.unmount((err) => {
-          if (!err) return resolve();
-          // Busy (a build still has files open): detach now, the kernel finishes later.
-          opts.log?.(`modfs: unmount of ${mountpoint} failed (${err.message}); detaching lazily`);
-          lazyUnmount(mountpoint).then(resolve, resolve);
-        }),
-      );
-      return done;
-    },
+    counts: m.counts,
+    // Detaches at once; a build that still has files open keeps reading them until it closes them.
+    unmount: () => (done ??= m.unmount()),
   };
 }

@@ -43,8 +43,6 @@ export interface OperationsOptions {
 }
 
 export class Operations {
-  /** operations served, for the log and for tuning */
-  readonly counts = { getattr: 0, readdir: 0, read: 0 };
   private readonly targets = new LRUCache<string, Target>({ max: 8192 });
   private readonly lists = new LRUCache<string, { data: Buffer; at: Date }>({ max: 1024 });
   private readonly log: (line: string) => void;
@@ -75,8 +73,39 @@ export class Operations {
     }
   }
 
+  /** Whether a path's listing or content can change while mounted (prefixes, the list file). */
+  isVolatile(path: string): boolean {
+    const n = resolvePath(path);
+    switch (n.kind) {
+      case 'root':
+      case 'cache':
+      case 'download-prefix':
+      case 'module-prefix':
+      case 'version-dir':
+      case 'list':
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /** Whether a path names a directory, when the name alone tells; undefined when it does not. */
+  isDirectoryName(path: string): boolean | undefined {
+    const n = resolvePath(path);
+    switch (n.kind) {
+      case 'reject':
+        return undefined;
+      case 'list':
+      case 'version-file':
+        return false;
+      case 'module-entry':
+        return n.rel === '' ? true : undefined;
+      default:
+        return true;
+    }
+  }
+
   getattr(path: string): Promise<Attr> {
-    this.counts.getattr++;
     return this.guard(() => this.getattrNode(this.resolve(path), path));
   }
 
@@ -157,7 +186,6 @@ export class Operations {
   }
 
   readdir(path: string): Promise<string[]> {
-    this.counts.readdir++;
     return this.guard(() => this.readdirNode(this.resolve(path), path));
   }
 
@@ -223,7 +251,6 @@ export class Operations {
    * so the file behind a path is resolved here (and remembered; content never changes).
    */
   read(path: string, out: Buffer, pos: number): Promise<number> {
-    this.counts.read++;
     return this.guard(async () => {
       let t = this.targets.get(path);
       if (!t) {

@@ -25,7 +25,7 @@ export async function isMounted(dir: string): Promise<boolean> {
 }
 
 export async function forceUnmount(dir: string): Promise<void> {
-  if (await isMounted(dir)) await run('fusermount', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
+  if (await isMounted(dir)) await run('fusermount3', ['-uz', dir]).catch(() => run('umount', ['-l', dir]).catch(() => undefined));
 }
 
 export async function startModfs(mountpoint: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<ModfsProcess> {

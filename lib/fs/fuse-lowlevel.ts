@@ -1,0 +1,311 @@
+// The skin between the kernel's FUSE requests (libfuse 3 low-level, lib/fs/native) and
+// Operations: inode numbers for paths, errno numbers, directory entry encoding, timeouts.
+// Requests arrive in batches; every one is answered exactly once, asynchronously.
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { FsError, type Attr, type Operations } from './operations.js';
+
+interface Binding {
+  mount(mountpoint: string, options: string, debug: boolean, onRequests: (f: Float64Array, names: (string | undefined)[], n: number) => void): Session;
+  replyEntry(s: Session, id: number, ino: number, mode: number, size: number, mtimeMs: number, nlink: number, entryTimeout: number, attrTimeout: number): void;
+  replyAttr(s: Session, id: number, ino: number, mode: number, size: number, mtimeMs: number, nlink: number, attrTimeout: number): void;
+  replyBuf(s: Session, id: number, buf: Buffer, length: number): void;
+  replyErr(s: Session, id: number, errno: number): void;
+  unmount(s: Session): void;
+  destroy(s: Session): void;
+  VOLATILE_BIT: number;
+}
+type Session = { readonly __session: unique symbol };
+
+let binding: Binding | null = null;
+function loadBinding(): Binding {
+  // Built by `make build` from lib/fs/native/fuse_lowlevel.c next to this file's output.
+  binding ??= createRequire(import.meta.url)('./native/modfs_fuse.node') as Binding;
+  return binding;
+}
+
+const OP = { LOOKUP: 1, GETATTR: 2, READ: 3, READDIR: 4, READDIRPLUS: 5, FORGET: 6, ENDED: 7 } as const;
+const FIELDS = 5;
+const ROOT = 1;
+const E = os.constants.errno;
+const DT_DIR = 4;
+const DT_REG = 8;
+const DT_UNKNOWN = 0;
+/** what libfuse's high-level API puts in d_ino when it has no number: never 0 (Go skips those) */
+const UNKNOWN_INO = 0xffffffff;
+
+export interface LowlevelOptions {
+  allowOther?: boolean;
+  /** seconds the kernel may keep names and attributes of content that never changes */
+  entryTimeout?: number;
+  attrTimeout?: number;
+  /** seconds the kernel may remember a missing name */
+  negativeTimeout?: number;
+  debug?: boolean;
+  log?: (line: string) => void;
+  /** the kernel let go of the mount (unmounted from outside, or after unmount()) */
+  onEnded?: () => void;
+}
+
+interface Inode {
+  ino: number;
+  path: string;
+  nlookup: number;
+}
+
+const align8 = (n: number) => (n + 7) & ~7;
+
+export class LowlevelMount {
+  /** kernel requests answered, by kind, for the log and for tuning */
+  readonly counts = { lookup: 0, getattr: 0, read: 0, readdir: 0, readdirplus: 0, forget: 0 };
+  private readonly b = loadBinding();
+  private readonly session: Session;
+  private readonly byIno = new Map<number, Inode>();
+  private readonly byPath = new Map<string, Inode>();
+  private nextIno = 2;
+  private ended = false;
+  private readonly endWaiters: (() => void)[] = [];
+  private readonly log: (line: string) => void;
+  private readonly entryTimeout: number;
+  private readonly attrTimeout: number;
+  private readonly negativeTimeout: number;
+  private readonly uid = process.getuid?.() ?? 0;
+  private readonly gid = process.getgid?.() ?? 0;
+
+  constructor(
+    readonly mountpoint: string,
+    private readonly ops: Operations,
+    private readonly opts: LowlevelOptions = {},
+  ) {
+    this.log = opts.log ?? (() => undefined);
+    this.entryTimeout = opts.entryTimeout ?? 60;
+    this.attrTimeout = opts.attrTimeout ?? 60;
+    this.negativeTimeout = opts.negativeTimeout ?? 1;
+    const root: Inode = { ino: ROOT, path: '/', nlookup: 1 };
+    this.byIno.set(ROOT, root);
+    this.byPath.set('/', root);
+    // `ro` makes the kernel refuse every write with EROFS before asking us.
+    const options = ['ro', 'fsname=modfs', 'subtype=modfs', 'default_permissions', ...(opts.allowOther ? ['allow_other'] : [])];
+    this.session = this.b.mount(mountpoint, options.join(','), !!opts.debug, (f, names, n) => this.onRequests(f, names, n));
+  }
+
+  /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
+  async unmount(graceMs = 1000): Promise<void> {
+    if (this.ended) return;
+    this.b.unmount(this.session);
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, graceMs);
+      this.endWaiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private onRequests(f: Float64Array, names: (string | undefined)[], n: number): void {
+    for (let i = 0; i < n; i++) {
+      const at = i * FIELDS;
+      const op = f[at];
+      const id = f[at + 1];
+      const ino = f[at + 2];
+      switch (op) {
+        case OP.LOOKUP:
+          this.counts.lookup++;
+          this.lookup(id, ino, names[i]!);
+          break;
+        case OP.GETATTR:
+          this.counts.getattr++;
+          this.getattr(id, ino);
+          break;
+        case OP.READ:
+          this.counts.read++;
+          this.read(id, ino, f[at + 3], f[at + 4]);
+          break;
+        case OP.READDIR:
+        case OP.READDIRPLUS:
+          this.counts[op === OP.READDIRPLUS ? 'readdirplus' : 'readdir']++;
+          this.readdir(id, ino, f[at + 3], f[at + 4], op === OP.READDIRPLUS);
+          break;
+        case OP.FORGET:
+          this.counts.forget++;
+          this.forget(ino, f[at + 4]);
+          break;
+        case OP.ENDED:
+          this.onEnded(f[at + 4]);
+          break;
+      }
+    }
+  }
+
+  private onEnded(code: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.b.destroy(this.session);
+    if (code) this.log(`modfs: FUSE session of ${this.mountpoint} ended with error ${code}`);
+    for (const w of this.endWaiters.splice(0)) w();
+    this.opts.onEnded?.();
+  }
+
+  // ---- inodes ----
+
+  private inodeFor(path: string): Inode {
+    let node = this.byPath.get(path);
+    if (!node) {
+      const ino = this.nextIno++ + (this.ops.isVolatile(path) ? this.b.VOLATILE_BIT : 0);
+      node = { ino, path, nlookup: 0 };
+      this.byPath.set(path, node);
+      this.byIno.set(ino, node);
+    }
+    return node;
+  }
+
+  private forget(ino: number, n: number): void {
+    const node = this.byIno.get(ino);
+    if (!node || ino === ROOT) return;
+    node.nlookup -= n;
+    if (node.nlookup <= 0) {
+      this.byIno.delete(ino);
+      if (this.byPath.get(node.path) === node) this.byPath.delete(node.path);
+    }
+  }
+
+  private pathOf(id: number, ino: number): string | null {
+    const node = this.byIno.get(ino);
+    if (node) return node.path;
+    this.log(`modfs: request for unknown inode ${ino}`);
+    this.b.replyErr(this.session, id, E.ESTALE);
+    return null;
+  }
+
+  private timeouts(ino: number): [number, number] {
+    // Names never go away; a volatile node's attributes (the list file's size) do change.
+    return ino >= this.b.VOLATILE_BIT ? [this.entryTimeout, Math.min(1, this.attrTimeout)] : [this.entryTimeout, this.attrTimeout];
+  }
+
+  private fail(id: number, path: string, err: unknown): void {
+    if (err instanceof FsError) {
+      this.b.replyErr(this.session, id, E[err.errno]);
+    } else {
+      this.log(`modfs: ${path}: ${(err as Error)?.stack ?? err}`);
+      this.b.replyErr(this.session, id, E.EIO);
+    }
+  }
+
+  // ---- requests ----
+
+  private lookup(id: number, parent: number, name: string): void {
+    const dir = this.pathOf(id, parent);
+    if (dir === null) return;
+    const path = dir === '/' ? '/' + name : dir + '/' + name;
+    this.ops.getattr(path).then(
+      (a) => {
+        const node = this.inodeFor(path);
+        node.nlookup++;
+        const [entry, attr] = this.timeouts(node.ino);
+        this.b.replyEntry(this.session, id, node.ino, a.mode, a.size, a.mtime.getTime(), a.nlink, entry, attr);
+      },
+      (err) => {
+        // A negative entry lets the kernel answer repeated misses itself.
+        if (err instanceof FsError && err.errno === 'ENOENT' && this.negativeTimeout > 0)
+          this.b.replyEntry(this.session, id, 0, 0, 0, 0, 0, this.negativeTimeout, 0);
+        else this.fail(id, path, err);
+      },
+    );
+  }
+
+  private getattr(id: number, ino: number): void {
+    const path = this.pathOf(id, ino);
+    if (path === null) return;
+    this.ops.getattr(path).then(
+      (a) => this.b.replyAttr(this.session, id, ino, a.mode, a.size, a.mtime.getTime(), a.nlink, this.timeouts(ino)[1]),
+      (err) => this.fail(id, path, err),
+    );
+  }
+
+  private read(id: number, ino: number, pos: number, size: number): void {
+    const path = this.pathOf(id, ino);
+    if (path === null) return;
+    const buf = Buffer.allocUnsafe(size);
+    this.ops.read(path, buf, pos).then(
+      (n) => this.b.replyBuf(this.session, id, buf, n),
+      (err) => this.fail(id, path, err),
+    );
+  }
+
+  /**
+   * Entries from index `off` that fit in `size` bytes; each entry's offset is the index of
+   * the next. Inside a version (content that never changes) entries carry attributes
+   * (readdirplus), which spares the kernel a lookup per file; elsewhere they do not, since
+   * looking at a version directory's attributes would fetch it.
+   */
+  private readdir(id: number, ino: number, off: number, size: number, plus: boolean): void {
+    const path = this.pathOf(id, ino);
+    if (path === null) return;
+    const immutable = ino < this.b.VOLATILE_BIT;
+    const child = (name: string) => (path === '/' ? '/' + name : path + '/' + name);
+    (async () => {
+      const names = await this.ops.readdir(path);
+      const head = plus ? 152 : 24;
+      const fit: string[] = [];
+      for (let i = off, used = 0; i < names.length; i++) {
+        const len = align8(head + Buffer.byteLength(names[i]));
+        if (used + len > size) break;
+        used += len;
+        fit.push(names[i]);
+      }
+      // Attributes where they are cheap and fixed: for the d_type, and for readdirplus.
+      const attrs: (Attr | null)[] = immutable ? await Promise.all(fit.map((n) => this.ops.getattr(child(n)).catch(() => null))) : fit.map(() => null);
+      const out = Buffer.alloc(fit.reduce((s, n) => s + align8(head + Buffer.byteLength(n)), 0));
+      let at = 0;
+      fit.forEach((name, k) => {
+        const a = attrs[k];
+        const type = a ? (a.mode & 0o170000) >> 12 : this.ops.isDirectoryName(child(name)) === true ? DT_DIR : this.ops.isDirectoryName(child(name)) === false ? DT_REG : DT_UNKNOWN;
+        let dino = this.byPath.get(child(name))?.ino ?? UNKNOWN_INO;
+        if (plus && a) {
+          const node = this.inodeFor(child(name));
+          node.nlookup++;
+          dino = node.ino;
+          const [entry, attr] = this.timeouts(node.ino);
+          this.writeEntryOut(out, at, node.ino, a, entry, attr);
+        }
+        if (plus) at += 128; // an all-zero entry_out: no attributes for this name
+        const nameLen = Buffer.byteLength(name);
+        out.writeBigUInt64LE(BigInt(dino), at);
+        out.writeBigUInt64LE(BigInt(off + k + 1), at + 8);
+        out.writeUInt32LE(nameLen, at + 16);
+        out.writeUInt32LE(type, at + 20);
+        out.write(name, at + 24, 'utf8');
+        at += align8(24 + nameLen);
+      });
+      this.b.replyBuf(this.session, id, out, out.length);
+    })().catch((err) => this.fail(id, path, err));
+  }
+
+  /** struct fuse_entry_out followed by struct fuse_attr, as the kernel reads them. */
+  private writeEntryOut(out: Buffer, at: number, ino: number, a: Attr, entry: number, attr: number): void {
+    const secs = (t: number) => BigInt(Math.floor(t));
+    const nsecs = (t: number) => Math.floor((t - Math.floor(t)) * 1e9);
+    const mtimeMs = a.mtime.getTime();
+    const msec = Math.floor(mtimeMs / 1000);
+    const mnsec = Math.max(0, Math.min(999999999, Math.round((mtimeMs - msec * 1000) * 1e6)));
+    out.writeBigUInt64LE(BigInt(ino), at); // nodeid
+    out.writeBigUInt64LE(0n, at + 8); // generation
+    out.writeBigUInt64LE(secs(entry), at + 16);
+    out.writeBigUInt64LE(secs(attr), at + 24);
+    out.writeUInt32LE(nsecs(entry), at + 32);
+    out.writeUInt32LE(nsecs(attr), at + 36);
+    const p = at + 40;
+    out.writeBigUInt64LE(BigInt(ino), p);
+    out.writeBigUInt64LE(BigInt(a.size), p + 8);
+    out.writeBigUInt64LE(BigInt(Math.ceil(a.size / 512)), p + 16);
+    for (const o of [24, 32, 40]) out.writeBigInt64LE(BigInt(msec), p + o); // atime, mtime, ctime
+    for (const o of [48, 52, 56]) out.writeUInt32LE(mnsec, p + o);
+    out.writeUInt32LE(a.mode, p + 60);
+    out.writeUInt32LE(a.nlink, p + 64);
+    out.writeUInt32LE(this.uid, p + 68);
+    out.writeUInt32LE(this.gid, p + 72);
+    out.writeUInt32LE(0, p + 76); // rdev
+    out.writeUInt32LE(4096, p + 80); // blksize
+    out.writeUInt32LE(0, p + 84);
+  }
+}

@@ -1,0 +1,518 @@
+// modfs's FUSE binding: libfuse 3's low-level API, driven from Node through N-API.
+//
+// One thread reads requests from /dev/fuse and answers what needs no JavaScript (open,
+// opendir, flush, statfs, forget replies) on the spot; lookup, getattr, read and readdir go
+// into a queue that the JS thread drains in batches, and JS replies from its own thread
+// (libfuse's reply calls are thread-safe). Compared with the high-level libfuse 2 binding
+// this saves the round trip back to a waiting FUSE thread per request, path resolution in
+// libfuse, and lets the kernel skip open/release entirely (no_open), use readdirplus and
+// cache directory listings of immutable directories.
+#define FUSE_USE_VERSION 35
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7 };
+#define FIELDS 5
+// Inode numbers with this bit name nodes whose content or listing can change (the root,
+// prefixes, list files): no page or readdir cache is kept for them across opens.
+#define VOLATILE_BIT (1ULL << 40)
+#define SLOT_BITS 22
+
+typedef struct {
+  int op;
+  double id;
+  uint64_t ino, off, size;
+  char *name;
+} item_t;
+
+typedef struct {
+  fuse_req_t req;
+  uint32_t gen;
+} slot_t;
+
+typedef struct {
+  struct fuse_session *se;
+  pthread_t thread;
+  int started, ended, unmounted, destroyed;
+  napi_threadsafe_function tsfn;
+  pthread_mutex_t lock;
+  item_t *q;
+  size_t qlen, qcap;
+  int scheduled;
+  slot_t *slots;
+  uint32_t nslots;
+  uint32_t *free_slots;
+  uint32_t nfree;
+  uid_t uid;
+  gid_t gid;
+} session_t;
+
+// ---- queue (loop thread → JS thread) ---------------------------------------------------
+
+static double take_slot(session_t *s, fuse_req_t req) {
+  uint32_t i;
+  if (s->nfree) {
+    i = s->free_slots[--s->nfree];
+  } else {
+    if (s->nslots >= (1u << SLOT_BITS)) return -1;
+    uint32_t n = s->nslots ? s->nslots * 2 : 256;
+    slot_t *ns = realloc(s->slots, n * sizeof(slot_t));
+    uint32_t *nf = realloc(s->free_slots, n * sizeof(uint32_t));
+    if (!ns || !nf) {
+      if (ns) s->slots = ns;
+      if (nf) s->free_slots = nf;
+      return -1;
+    }
+    s->slots = ns;
+    s->free_slots = nf;
+    for (uint32_t k = s->nslots; k < n; k++) s->slots[k] = (slot_t){NULL, 0};
+    // Hand out the new slots lowest first.
+    for (uint32_t k = n; k > s->nslots + 1; k--) s->free_slots[s->nfree++] = k - 1;
+    i = s->nslots;
+    s->nslots = n;
+  }
+  s->slots[i].req = req;
+  s->slots[i].gen = (s->slots[i].gen + 1) & 0x3fffffff;
+  return (double)s->slots[i].gen * (double)(1u << SLOT_BITS) + (double)i;
+}
+
+/** The request behind an id, released from its slot; NULL if it was answered already. */
+static fuse_req_t give_slot(session_t *s, double id) {
+  if (!(id >= 0)) return NULL;
+  uint64_t v = (uint64_t)id;
+  uint32_t i = v & ((1u << SLOT_BITS) - 1);
+  uint32_t gen = (uint32_t)(v >> SLOT_BITS);
+  if (i >= s->nslots || s->slots[i].gen != gen || !s->slots[i].req) return NULL;
+  fuse_req_t r = s->slots[i].req;
+  s->slots[i].req = NULL;
+  s->free_slots[s->nfree++] = i;
+  return r;
+}
+
+static void enqueue(session_t *s, fuse_req_t req, int op, uint64_t ino, uint64_t off, uint64_t size, const char *name) {
+  int kick = 0, ok = 1;
+  char *copy = NULL;
+  if (name && !(copy = strdup(name))) ok = 0;
+  pthread_mutex_lock(&s->lock);
+  double id = -1;
+  if (ok && req) {
+    id = take_slot(s, req);
+    if (id < 0) ok = 0;
+  }
+  if (ok && s->qlen == s->qcap) {
+    size_t n = s->qcap ? s->qcap * 2 : 256;
+    item_t *nq = realloc(s->q, n * sizeof(item_t));
+    if (nq) {
+      s->q = nq;
+      s->qcap = n;
+    } else {
+      if (req) give_slot(s, id);
+      ok = 0;
+    }
+  }
+  if (ok) {
+    s->q[s->qlen++] = (item_t){op, id, ino, off, size, copy};
+    if (!s->scheduled) kick = s->scheduled = 1;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (!ok) {
+    free(copy);
+    if (req) fuse_reply_err(req, ENOMEM);
+    return;
+  }
+  if (kick) napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
+}
+
+// ---- low-level operations (loop thread) ------------------------------------------------
+
+static int no_open = 0;
+
+static void ll_init(void *ud, struct fuse_conn_info *c) {
+  (void)ud;
+  c->want |= FUSE_CAP_ASYNC_READ;
+  if (c->capable & FUSE_CAP_NO_OPEN_SUPPORT) {
+    c->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+    no_open = 1;
+  }
+  if (c->capable & FUSE_CAP_READDIRPLUS) c->want |= FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO;
+  if (c->capable & FUSE_CAP_AUTO_INVAL_DATA) c->want |= FUSE_CAP_AUTO_INVAL_DATA;
+  if (c->capable & FUSE_CAP_PARALLEL_DIROPS) c->want |= FUSE_CAP_PARALLEL_DIROPS;
+  c->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
+  enqueue(fuse_req_userdata(req), req, OP_LOOKUP, parent, 0, 0, name);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  (void)fi;
+  enqueue(fuse_req_userdata(req), req, OP_GETATTR, ino, 0, 0, NULL);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  enqueue(fuse_req_userdata(req), req, OP_READ, ino, (uint64_t)off, size, NULL);
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  enqueue(fuse_req_userdata(req), req, OP_READDIR, ino, (uint64_t)off, size, NULL);
+}
+
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
+  (void)fi;
+  enqueue(fuse_req_userdata(req), req, OP_READDIRPLUS, ino, (uint64_t)off, size, NULL);
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  int keep = !(ino & VOLATILE_BIT);
+  fi->keep_cache = keep;
+  fi->cache_readdir = keep;
+  fuse_reply_open(req, fi);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  if (no_open) { fuse_reply_err(req, ENOSYS); return; }
+  fi->keep_cache = !(ino & VOLATILE_BIT);
+  fuse_reply_open(req, fi);
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  enqueue(fuse_req_userdata(req), NULL, OP_FORGET, ino, 0, nlookup, NULL);
+  fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *list) {
+  session_t *s = fuse_req_userdata(req);
+  for (size_t i = 0; i < count; i++) enqueue(s, NULL, OP_FORGET, list[i].ino, 0, list[i].nlookup, NULL);
+  fuse_reply_none(req);
+}
+
+static const struct fuse_lowlevel_ops LL_OPS = {
+    .init = ll_init,
+    .lookup = ll_lookup,
+    .forget = ll_forget,
+    .forget_multi = ll_forget_multi,
+    .getattr = ll_getattr,
+    .read = ll_read,
+    .open = ll_open,
+    .opendir = ll_opendir,
+    .readdir = ll_readdir,
+    .readdirplus = ll_readdirplus,
+};
+
+static void *loop_main(void *arg) {
+  session_t *s = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  int r = fuse_session_loop(s->se);
+  enqueue(s, NULL, OP_ENDED, 0, 0, (uint64_t)(r < 0 ? -r : r), NULL);
+  return NULL;
+}
+
+// ---- JS side ---------------------------------------------------------------------------
+
+#define CHECK(call)                                   \
+  do {                                                \
+    if ((call) != napi_ok) return throw_last(env);    \
+  } while (0)
+
+static napi_value throw_last(napi_env env) {
+  const napi_extended_error_info *info = NULL;
+  napi_get_last_error_info(env, &info);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, NULL, info && info->error_message ? info->error_message : "N-API call failed");
+  return NULL;
+}
+
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)data;
+  session_t *s = context;
+  if (!env) return;
+  pthread_mutex_lock(&s->lock);
+  item_t *items = s->q;
+  size_t n = s->qlen;
+  s->q = NULL;
+  s->qlen = s->qcap = 0;
+  s->scheduled = 0;
+  pthread_mutex_unlock(&s->lock);
+  if (!n) return;
+  napi_value ab, f64, names, undef, argv[3];
+  void *raw;
+  napi_get_undefined(env, &undef);
+  if (napi_create_arraybuffer(env, n * FIELDS * sizeof(double), &raw, &ab) != napi_ok) goto out;
+  napi_create_typedarray(env, napi_float64_array, n * FIELDS, ab, 0, &f64);
+  napi_create_array_with_length(env, n, &names);
+  double *d = raw;
+  for (size_t i = 0; i < n; i++) {
+    item_t *it = &items[i];
+    d[i * FIELDS + 0] = it->op;
+    d[i * FIELDS + 1] = it->id;
+    d[i * FIELDS + 2] = (double)it->ino;
+    d[i * FIELDS + 3] = (double)it->off;
+    d[i * FIELDS + 4] = (double)it->size;
+    if (it->name) {
+      napi_value str;
+      napi_create_string_utf8(env, it->name, NAPI_AUTO_LENGTH, &str);
+      napi_set_element(env, names, (uint32_t)i, str);
+    }
+  }
+  argv[0] = f64;
+  argv[1] = names;
+  napi_create_uint32(env, (uint32_t)n, &argv[2]);
+  if (napi_call_function(env, undef, cb, 3, argv, NULL) != napi_ok) {
+    napi_value err;
+    if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
+  }
+out:
+  for (size_t i = 0; i < n; i++) free(items[i].name);
+  free(items);
+}
+
+static session_t *get_session(napi_env env, napi_value v) {
+  session_t *s = NULL;
+  if (napi_get_value_external(env, v, (void **)&s) != napi_ok || !s) {
+    napi_throw_type_error(env, NULL, "not a FUSE session");
+    return NULL;
+  }
+  return s;
+}
+
+static void finalize_session(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  session_t *s = data;
+  // A session still serving keeps its memory: its thread may be using it.
+  if (s->started && !s->destroyed) return;
+  pthread_mutex_destroy(&s->lock);
+  free(s->slots);
+  free(s->free_slots);
+  free(s->q);
+  free(s);
+}
+
+static char *get_string(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *out = malloc(len + 1);
+  if (!out) return NULL;
+  napi_get_value_string_utf8(env, v, out, len + 1, &len);
+  return out;
+}
+
+// mount(mountpoint, options, debug, onRequests) → session
+static napi_value js_mount(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "mount(mountpoint, options, debug, onRequests)");
+    return NULL;
+  }
+  bool debug = false;
+  napi_get_value_bool(env, argv[2], &debug);
+  char *mnt = get_string(env, argv[0]);
+  char *opts = get_string(env, argv[1]);
+  session_t *s = calloc(1, sizeof(session_t));
+  if (!mnt || !opts || !s) {
+    free(mnt), free(opts), free(s);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  pthread_mutex_init(&s->lock, NULL);
+  s->uid = getuid();
+  s->gid = getgid();
+  char *args_v[] = {"modfs", "-o", opts, debug ? "-d" : NULL, NULL};
+  struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, args_v);
+  const char *why = NULL;
+  s->se = fuse_session_new(&args, &LL_OPS, sizeof(LL_OPS), s);
+  if (!s->se) why = "cannot create a FUSE session (bad options?)";
+  else if (fuse_session_mount(s->se, mnt) != 0) why = "mount failed (see the error above; is /dev/fuse usable and fusermount3 installed?)";
+  fuse_opt_free_args(&args);
+  free(mnt);
+  free(opts);
+  if (why) {
+    if (s->se) fuse_session_destroy(s->se);
+    pthread_mutex_destroy(&s->lock);
+    free(s);
+    napi_throw_error(env, "EMOUNT", why);
+    return NULL;
+  }
+  napi_value name;
+  napi_create_string_utf8(env, "modfs-fuse", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn) != napi_ok ||
+      pthread_create(&s->thread, NULL, loop_main, s) != 0) {
+    fuse_session_unmount(s->se);
+    fuse_session_destroy(s->se);
+    napi_throw_error(env, "EMOUNT", "cannot start the FUSE thread");
+    return NULL;
+  }
+  s->started = 1;
+  CHECK(napi_create_external(env, s, finalize_session, NULL, &result));
+  return result;
+}
+
+static int fill_stat(struct stat *st, session_t *s, double ino, double mode, double size, double mtime_ms, double nlink) {
+  memset(st, 0, sizeof(*st));
+  st->st_ino = (ino_t)ino;
+  st->st_mode = (mode_t)mode;
+  st->st_size = (off_t)size;
+  st->st_nlink = (nlink_t)nlink;
+  st->st_uid = s->uid;
+  st->st_gid = s->gid;
+  st->st_blksize = 4096;
+  st->st_blocks = (blkcnt_t)((st->st_size + 511) / 512);
+  double sec = mtime_ms / 1000;
+  st->st_mtim.tv_sec = (time_t)sec;
+  st->st_mtim.tv_nsec = (long)((mtime_ms - (double)st->st_mtim.tv_sec * 1000) * 1e6);
+  if (st->st_mtim.tv_nsec < 0 || st->st_mtim.tv_nsec >= 1000000000) st->st_mtim.tv_nsec = 0;
+  st->st_atim = st->st_ctim = st->st_mtim;
+  return 0;
+}
+
+static fuse_req_t claim(napi_env env, session_t *s, napi_value idv) {
+  double id;
+  if (napi_get_value_double(env, idv, &id) != napi_ok) {
+    napi_throw_type_error(env, NULL, "request id must be a number");
+    return NULL;
+  }
+  pthread_mutex_lock(&s->lock);
+  fuse_req_t r = s->destroyed ? NULL : give_slot(s, id);
+  pthread_mutex_unlock(&s->lock);
+  return r;
+}
+
+#define ARGS(n)                                                     \
+  size_t argc = n;                                                  \
+  napi_value argv[n];                                               \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));      \
+  if (argc < n) {                                                   \
+    napi_throw_type_error(env, NULL, "missing arguments");          \
+    return NULL;                                                    \
+  }                                                                 \
+  session_t *s = get_session(env, argv[0]);                         \
+  if (!s) return NULL;
+
+static napi_value num_args(napi_env env, napi_value *argv, size_t from, size_t to, double *out) {
+  for (size_t i = from; i < to; i++)
+    if (napi_get_value_double(env, argv[i], &out[i - from]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "expected a number");
+      return NULL;
+    }
+  return (napi_value)1;
+}
+
+// replyEntry(s, id, ino, mode, size, mtimeMs, nlink, entryTimeout, attrTimeout); ino 0 = negative
+static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  double v[7];
+  if (!num_args(env, argv, 2, 9, v)) return NULL;
+  fuse_req_t r = claim(env, s, argv[1]);
+  if (!r) return NULL;
+  struct fuse_entry_param e;
+  memset(&e, 0, sizeof(e));
+  e.ino = (fuse_ino_t)v[0];
+  if (e.ino) fill_stat(&e.attr, s, v[0], v[1], v[2], v[3], v[4]);
+  e.entry_timeout = v[5];
+  e.attr_timeout = v[6];
+  fuse_reply_entry(r, &e);
+  return NULL;
+}
+
+// replyAttr(s, id, ino, mode, size, mtimeMs, nlink, attrTimeout)
+static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
+  ARGS(8);
+  double v[6];
+  if (!num_args(env, argv, 2, 8, v)) return NULL;
+  fuse_req_t r = claim(env, s, argv[1]);
+  if (!r) return NULL;
+  struct stat st;
+  fill_stat(&st, s, v[0], v[1], v[2], v[3], v[4]);
+  fuse_reply_attr(r, &st, v[5]);
+  return NULL;
+}
+
+// replyBuf(s, id, buffer, length)
+static napi_value js_reply_buf(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  void *data;
+  size_t len;
+  double want;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok || napi_get_value_double(env, argv[3], &want) != napi_ok) {
+    napi_throw_type_error(env, NULL, "replyBuf(session, id, buffer, length)");
+    return NULL;
+  }
+  if (want < 0 || want > (double)len) {
+    napi_throw_range_error(env, NULL, "length outside the buffer");
+    return NULL;
+  }
+  fuse_req_t r = claim(env, s, argv[1]);
+  if (!r) return NULL;
+  fuse_reply_buf(r, data, (size_t)want);
+  return NULL;
+}
+
+// replyErr(s, id, errno)
+static napi_value js_reply_err(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  double e;
+  if (!num_args(env, argv, 2, 3, &e)) return NULL;
+  fuse_req_t r = claim(env, s, argv[1]);
+  if (!r) return NULL;
+  fuse_reply_err(r, (int)e);
+  return NULL;
+}
+
+// unmount(s): detaches the mount; the thread ends (OP_ENDED) once the kernel lets go.
+static napi_value js_unmount(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  if (!s->unmounted && !s->destroyed) {
+    s->unmounted = 1;
+    fuse_session_unmount(s->se);
+  }
+  return NULL;
+}
+
+// destroy(s): after OP_ENDED; frees the session's libfuse state.
+static napi_value js_destroy(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  if (s->destroyed) return NULL;
+  pthread_join(s->thread, NULL);
+  pthread_mutex_lock(&s->lock);
+  s->destroyed = 1;
+  pthread_mutex_unlock(&s->lock);
+  if (!s->unmounted) fuse_session_unmount(s->se);
+  fuse_session_destroy(s->se);
+  s->se = NULL;
+  napi_release_threadsafe_function(s->tsfn, napi_tsfn_release);
+  return NULL;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
+      {"replyEntry", NULL, js_reply_entry, NULL, NULL, NULL, napi_default, NULL},
+      {"replyAttr", NULL, js_reply_attr, NULL, NULL, NULL, napi_default, NULL},
+      {"replyBuf", NULL, js_reply_buf, NULL, NULL, NULL, napi_default, NULL},
+      {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
+      {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
+      {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  napi_value v;
+  napi_create_double(env, (double)VOLATILE_BIT, &v);
+  napi_set_named_property(env, exports, "VOLATILE_BIT", v);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
