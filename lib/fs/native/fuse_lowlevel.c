@@ -179,8 +179,15 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   fuse_reply_open(req, fi);
 }
 
+// Where the kernel supports it, the first open's ENOSYS makes it stop sending open and
+// release for good and keep every file's pages across opens; attributes still expire per
+// inode, and a changed size or mtime drops the pages (auto_inval_data). Otherwise each open
+// is answered here, keeping the cache of all but volatile files.
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  if (no_open) { fuse_reply_err(req, ENOSYS); return; }
+  if (no_open) {
+    fuse_reply_err(req, ENOSYS);
+    return;
+  }
   fi->keep_cache = !(ino & VOLATILE_BIT);
   fuse_reply_open(req, fi);
 }
