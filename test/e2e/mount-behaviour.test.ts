@@ -177,3 +177,32 @@ test('a stale mount left by a killed process is recovered at start', async () =>
   assert.equal(await second.stop('SIGTERM'), 0);
   assert.equal(await isMounted(mnt2), false);
 });
+
+test('after the kernel forgets its inodes (dentry cache dropped) every path resolves again to the same bytes', async () => {
+  // Inode numbers are handed out per path and dropped on FORGET; a wrong count would turn a
+  // later access into ESTALE or a different file.
+  const mnt3 = path.join(work, 'mnt3');
+  await fsp.mkdir(mnt3);
+  const m = await startModfs(mnt3, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info']);
+  try {
+    const dirs = ['example.com/unicode@v1.0.0', 'example.com/nested@v1.0.0', VDIR].map((d) => path.join(mnt3, d));
+    // find -type relies on the d_type of each entry; sha256sum reads every file.
+    const snapshot = async () => ({
+      files: await inProcess('find', [...dirs, '-type', 'f']).then((s) => s.split('\n').filter(Boolean).sort()),
+      dirs: await inProcess('find', [...dirs, '-type', 'd']).then((s) => s.split('\n').filter(Boolean).sort()),
+      sums: await inProcess('sh', ['-c', `find ${dirs.map((d) => `'${d}'`).join(' ')} -type f -exec sha256sum {} + | sort`]),
+    });
+    const first = await snapshot();
+    assert.ok(first.files.some((f) => f.endsWith('/données/é.txt')), 'non-ASCII name listed as a file');
+    assert.ok(first.dirs.some((d) => d.endsWith('/données')), 'subdirectory listed as a directory');
+    assert.equal(first.files.length, 7);
+    await fsp.writeFile('/proc/sys/vm/drop_caches', '2');
+    assert.deepEqual(await snapshot(), first);
+    assert.equal(await m.stop('SIGTERM'), 0);
+    const served = /served .*?(\d+) forget/.exec(m.stderr());
+    assert.ok(served && Number(served[1]) > 0, `the kernel sent FORGET requests: ${served?.[0]}`);
+  } finally {
+    await m.stop('SIGKILL').catch(() => undefined);
+    await forceUnmount(mnt3);
+  }
+});
