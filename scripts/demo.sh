@@ -7,7 +7,7 @@ work=$(mktemp -d /tmp/modfs-demo.XXXXXX)
 mnt=$work/mnt; mkdir -p "$mnt" "$work/prog"
 cleanup() {
   [ -n "${modfs_pid:-}" ] && kill "$modfs_pid" 2>/dev/null && wait "$modfs_pid" 2>/dev/null || true
-  fusermount -uz "$mnt" 2>/dev/null || true
+  fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null || true
   [ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null || true
   chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"
 }

@@ -177,9 +177,14 @@ export class LowlevelMount {
     return null;
   }
 
-  private timeouts(ino: number): [number, number] {
-    // Names never go away; a volatile node's attributes (the list file's size) do change.
-    return ino >= this.b.VOLATILE_BIT ? [this.entryTimeout, Math.min(1, this.attrTimeout)] : [this.entryTimeout, this.attrTimeout];
+  /**
+   * Names never go away, and directories' attributes never change. A volatile file (a list
+   * file) keeps no attributes, so every read asks for its size and mtime first and the kernel
+   * drops its pages when they changed: without open requests that is the only moment to tell.
+   */
+  private timeouts(ino: number, mode: number): [number, number] {
+    const changing = ino >= this.b.VOLATILE_BIT && (mode & 0o170000) !== 0o040000;
+    return [this.entryTimeout, changing ? 0 : this.attrTimeout];
   }
 
   private fail(id: number, path: string, err: unknown): void {
@@ -201,7 +206,7 @@ export class LowlevelMount {
       (a) => {
         const node = this.inodeFor(path);
         node.nlookup++;
-        const [entry, attr] = this.timeouts(node.ino);
+        const [entry, attr] = this.timeouts(node.ino, a.mode);
         this.b.replyEntry(this.session, id, node.ino, a.mode, a.size, a.mtime.getTime(), a.nlink, entry, attr);
       },
       (err) => {
@@ -217,7 +222,7 @@ export class LowlevelMount {
     const path = this.pathOf(id, ino);
     if (path === null) return;
     this.ops.getattr(path).then(
-      (a) => this.b.replyAttr(this.session, id, ino, a.mode, a.size, a.mtime.getTime(), a.nlink, this.timeouts(ino)[1]),
+      (a) => this.b.replyAttr(this.session, id, ino, a.mode, a.size, a.mtime.getTime(), a.nlink, this.timeouts(ino, a.mode)[1]),
       (err) => this.fail(id, path, err),
     );
   }
@@ -265,7 +270,7 @@ export class LowlevelMount {
           const node = this.inodeFor(child(name));
           node.nlookup++;
           dino = node.ino;
-          const [entry, attr] = this.timeouts(node.ino);
+          const [entry, attr] = this.timeouts(node.ino, a.mode);
           this.writeEntryOut(out, at, node.ino, a, entry, attr);
         }
         if (plus) at += 128; // an all-zero entry_out: no attributes for this name

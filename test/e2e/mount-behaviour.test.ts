@@ -206,3 +206,19 @@ test('after the kernel forgets its inodes (dentry cache dropped) every path reso
     await forceUnmount(mnt3);
   }
 });
+
+test('a list file read before a version is fetched shows the version right after', async () => {
+  // The kernel keeps pages across opens; only the list file's attributes tell it they changed.
+  const mnt4 = path.join(work, 'mnt4');
+  await fsp.mkdir(mnt4);
+  const m = await startModfs(mnt4, ['--store', path.join(work, 'store4'), '--upstream', up.url]);
+  try {
+    const list = path.join(mnt4, 'cache/download/example.com/unicode/@v/list');
+    assert.equal(await catFile(list), '');
+    await statFile(path.join(mnt4, 'example.com/unicode@v1.0.0'));
+    assert.equal(await catFile(list), 'v1.0.0\n');
+  } finally {
+    await m.stop('SIGTERM');
+    await forceUnmount(mnt4);
+  }
+});
