@@ -38,8 +38,26 @@ typedef struct {
   uint32_t gen;
 } slot_t;
 
+typedef struct store_job {
+  struct store_job *next;
+  fuse_ino_t ino;
+  off_t off;
+  size_t len;
+  char data[];
+} store_job_t;
+
+// Page-cache pushes wait on page locks that a pending read may hold until JS answers it, so
+// they run on their own thread, never on the JS thread.
+#define STORE_QUEUE_MAX (16u << 20)
+
 typedef struct {
   struct fuse_session *se;
+  pthread_t store_thread;
+  pthread_cond_t store_cond;
+  store_job_t *store_head, *store_tail;
+  size_t store_bytes;
+  int store_stop;
+  double stored;
   pthread_t thread;
   int started, ended, unmounted, destroyed;
   napi_threadsafe_function tsfn;
@@ -216,6 +234,42 @@ static const struct fuse_lowlevel_ops LL_OPS = {
     .readdirplus = ll_readdirplus,
 };
 
+static void *store_main(void *arg) {
+  session_t *s = arg;
+  sigset_t all;
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+  pthread_mutex_lock(&s->lock);
+  for (;;) {
+    while (!s->store_head && !s->store_stop) pthread_cond_wait(&s->store_cond, &s->lock);
+    if (s->store_stop) break;
+    store_job_t *j = s->store_head;
+    s->store_head = j->next;
+    if (!s->store_head) s->store_tail = NULL;
+    s->store_bytes -= j->len;
+    pthread_mutex_unlock(&s->lock);
+    struct fuse_bufvec bv = FUSE_BUFVEC_INIT(j->len);
+    bv.buf[0].mem = j->data;
+    int r = -ENOENT;
+    // The kernel links a readdirplus reply's inodes when the lister wakes up, maybe later.
+    for (int tries = 0; tries < 4 && r == -ENOENT; tries++) {
+      if (tries) usleep(2000);
+      r = fuse_lowlevel_notify_store(s->se, j->ino, j->off, &bv, 0);
+    }
+    free(j);
+    pthread_mutex_lock(&s->lock);
+    if (r == 0) s->stored++;
+  }
+  while (s->store_head) {
+    store_job_t *j = s->store_head;
+    s->store_head = j->next;
+    free(j);
+  }
+  s->store_tail = NULL;
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
 static void *loop_main(void *arg) {
   session_t *s = arg;
   sigset_t all;
@@ -302,6 +356,7 @@ static void finalize_session(napi_env env, void *data, void *hint) {
   // A session still serving keeps its memory: its thread may be using it.
   if (s->started && !s->destroyed) return;
   pthread_mutex_destroy(&s->lock);
+  pthread_cond_destroy(&s->store_cond);
   free(s->slots);
   free(s->free_slots);
   free(s->q);
@@ -337,6 +392,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     return NULL;
   }
   pthread_mutex_init(&s->lock, NULL);
+  pthread_cond_init(&s->store_cond, NULL);
   s->uid = getuid();
   s->gid = getgid();
   char *args_v[] = {"modfs", "-o", opts, debug ? "-d" : NULL, NULL};
@@ -358,7 +414,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "modfs-fuse", NAPI_AUTO_LENGTH, &name);
   if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn) != napi_ok ||
-      pthread_create(&s->thread, NULL, loop_main, s) != 0) {
+      pthread_create(&s->thread, NULL, loop_main, s) != 0 || pthread_create(&s->store_thread, NULL, store_main, s) != 0) {
     fuse_session_unmount(s->se);
     fuse_session_destroy(s->se);
     napi_throw_error(env, "EMOUNT", "cannot start the FUSE thread");
@@ -480,6 +536,52 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// notifyStore(s, ino, offset, buffer, length) → queued (true) or dropped (queue full, or unmounted).
+// Puts file content into the kernel's page cache before anyone asks for it; the bytes are
+// copied, so the buffer is free when this returns.
+static napi_value js_notify_store(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  double v[2], want;
+  void *data;
+  size_t len;
+  if (!num_args(env, argv, 1, 3, v) || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok ||
+      napi_get_value_double(env, argv[4], &want) != napi_ok || want < 0 || want > (double)len) {
+    napi_throw_type_error(env, NULL, "notifyStore(session, ino, offset, buffer, length)");
+    return NULL;
+  }
+  bool queued = false;
+  store_job_t *j = malloc(sizeof(store_job_t) + (size_t)want);
+  if (j) {
+    *j = (store_job_t){NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want};
+    memcpy(j->data, data, (size_t)want);
+    pthread_mutex_lock(&s->lock);
+    if (!s->destroyed && !s->unmounted && !s->store_stop && s->store_bytes + j->len <= STORE_QUEUE_MAX) {
+      if (s->store_tail) s->store_tail->next = j;
+      else s->store_head = j;
+      s->store_tail = j;
+      s->store_bytes += j->len;
+      queued = true;
+      pthread_cond_signal(&s->store_cond);
+    }
+    pthread_mutex_unlock(&s->lock);
+    if (!queued) free(j);
+  }
+  napi_value out;
+  napi_get_boolean(env, queued, &out);
+  return out;
+}
+
+// stored(s) → how many page-cache pushes the kernel accepted
+static napi_value js_stored(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  pthread_mutex_lock(&s->lock);
+  double n = s->stored;
+  pthread_mutex_unlock(&s->lock);
+  napi_value out;
+  napi_create_double(env, n, &out);
+  return out;
+}
+
 // unmount(s): detaches the mount; the thread ends (OP_ENDED) once the kernel lets go.
 static napi_value js_unmount(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -497,7 +599,11 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   pthread_join(s->thread, NULL);
   pthread_mutex_lock(&s->lock);
   s->destroyed = 1;
+  s->store_stop = 1;
+  pthread_cond_signal(&s->store_cond);
   pthread_mutex_unlock(&s->lock);
+  // The connection is gone, so no push can still be waiting on a page lock.
+  pthread_join(s->store_thread, NULL);
   if (!s->unmounted) fuse_session_unmount(s->se);
   fuse_session_destroy(s->se);
   s->se = NULL;
@@ -512,6 +618,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyAttr", NULL, js_reply_attr, NULL, NULL, NULL, napi_default, NULL},
       {"replyBuf", NULL, js_reply_buf, NULL, NULL, NULL, napi_default, NULL},
       {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
+      {"notifyStore", NULL, js_notify_store, NULL, NULL, NULL, napi_default, NULL},
+      {"stored", NULL, js_stored, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
   };
