@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
 import { ensureFixtures } from '../support/corpus.js';
-import { catFile, forceUnmount, inProcess, isMounted, listDir, MODFS_BIN, startModfs, statFile, type ModfsProcess } from '../support/modfs-process.js';
+import { catFile, forceUnmount, inProcess, isMounted, listDir, MODFS_BIN, REPO_ROOT, startModfs, statFile, type ModfsProcess } from '../support/modfs-process.js';
 
 const run = promisify(execFile);
 
@@ -220,5 +220,29 @@ test('a list file read before a version is fetched shows the version right after
   } finally {
     await m.stop('SIGTERM');
     await forceUnmount(mnt4);
+  }
+});
+
+test('listing a directory inside a version puts its small files into the page cache before any read', async () => {
+  const mnt5 = path.join(work, 'mnt5');
+  await fsp.mkdir(mnt5);
+  const m = await startModfs(mnt5, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info']);
+  try {
+    const dir = path.join(mnt5, 'example.com/unicode@v1.0.0/données');
+    assert.deepEqual(await listDir(dir), ['é.txt']);
+    // fincore maps the file and asks which pages are resident: it reads nothing itself.
+    const resident = () => inProcess('fincore', ['--raw', '--noheadings', '--bytes', '--output', 'RES', path.join(dir, 'é.txt')]).then((s) => Number(s.trim()));
+    let res = await resident();
+    for (let i = 0; i < 50 && res === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      res = await resident();
+    }
+    assert.ok(res > 0, 'the listed file is in the page cache without having been read');
+    assert.equal(await catFile(path.join(dir, 'é.txt')), await fsp.readFile(path.join(REPO_ROOT, 'fixtures/modules/example.com/unicode@v1.0.0/données/é.txt'), 'utf8'));
+    assert.equal(await m.stop('SIGTERM'), 0);
+    assert.match(m.stderr(), / 0 read, .* [1-9]\d* files prefetched/);
+  } finally {
+    await m.stop('SIGKILL').catch(() => undefined);
+    await forceUnmount(mnt5);
   }
 });
