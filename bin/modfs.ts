@@ -41,6 +41,7 @@ async function mountCommand(argv: {
   timeout: number;
   blobCacheMb: number;
   manifestCacheMb: number;
+  prefetchKb: number;
 }): Promise<void> {
   const log = createLogger(argv.logLevel);
   // A signal that arrives while mounting is kept and acted on once the mount exists; after
@@ -70,6 +71,7 @@ async function mountCommand(argv: {
     allowOther: argv.allowOther,
     // The kernel may remember a missing name as long as the fetcher remembers the failure.
     negativeTimeout: argv.negativeTtl,
+    prefetchMaxBytes: argv.prefetchKb * 1024,
     log: (l) => log.warn(l),
   });
   let stopping = false;
@@ -119,11 +121,12 @@ await yargs(hideBin(process.argv))
         .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' })
         .option('blob-cache-mb', { type: 'number', default: 4, describe: 'MiB of file contents kept in memory (the kernel page cache keeps what readers see; this serves zip assembly and re-reads)' })
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
+        .option('prefetch-kb', { type: 'number', default: 256, describe: "files up to this size in a directory listed inside a module version go into the kernel's page cache right away (0: off)" })
         // yargs turns a non-numeric value into NaN without complaint; NaN would silently
         // disable the upstream timeout or crash the caches with a stack trace.
         .check((a) => {
           const positive = ['timeout', 'blob-cache-mb', 'manifest-cache-mb'];
-          for (const name of [...positive, 'negative-ttl']) {
+          for (const name of [...positive, 'negative-ttl', 'prefetch-kb']) {
             const v = a[name] as number;
             if (!Number.isFinite(v) || v < 0 || (v === 0 && positive.includes(name))) {
               return `--${name} must be a ${positive.includes(name) ? 'positive' : 'non-negative'} number`;
