@@ -413,8 +413,17 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   }
   napi_value name;
   napi_create_string_utf8(env, "modfs-fuse", NAPI_AUTO_LENGTH, &name);
+  int store_started = 0;
   if (napi_create_threadsafe_function(env, argv[3], NULL, name, 0, 1, NULL, NULL, s, call_js, &s->tsfn) != napi_ok ||
-      pthread_create(&s->thread, NULL, loop_main, s) != 0 || pthread_create(&s->store_thread, NULL, store_main, s) != 0) {
+      !(store_started = pthread_create(&s->store_thread, NULL, store_main, s) == 0) ||
+      pthread_create(&s->thread, NULL, loop_main, s) != 0) {
+    if (store_started) {
+      pthread_mutex_lock(&s->lock);
+      s->store_stop = 1;
+      pthread_cond_signal(&s->store_cond);
+      pthread_mutex_unlock(&s->lock);
+      pthread_join(s->store_thread, NULL);
+    }
     fuse_session_unmount(s->se);
     fuse_session_destroy(s->se);
     napi_throw_error(env, "EMOUNT", "cannot start the FUSE thread");
