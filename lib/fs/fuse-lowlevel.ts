@@ -50,8 +50,6 @@ export interface LowlevelOptions {
    */
   prefetchMaxBytes?: number;
   log?: (line: string) => void;
-  /** the kernel let go of the mount (unmounted from outside, or after unmount()) */
-  onEnded?: () => void;
 }
 
 interface Inode {
@@ -65,8 +63,7 @@ const PREFETCH_IN_FLIGHT = 4;
 const PREFETCH_QUEUE = 10000;
 
 export class LowlevelMount {
-  /** kernel requests answered, by kind, for the log and for tuning */
-  readonly counts = { lookup: 0, getattr: 0, read: 0, readdir: 0, readdirplus: 0, forget: 0, prefetched: 0 };
+  private readonly requests = { lookup: 0, getattr: 0, read: 0, readdir: 0, readdirplus: 0, forget: 0 };
   private readonly b = loadBinding();
   private readonly session: Session;
   private readonly byIno = new Map<number, Inode>();
@@ -79,9 +76,9 @@ export class LowlevelMount {
   private readonly attrTimeout: number;
   private readonly negativeTimeout: number;
   private readonly uid = process.getuid?.() ?? 0;
+  private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: { ino: number; path: string; size: number }[] = [];
   private prefetching = 0;
-  private readonly gid = process.getgid?.() ?? 0;
 
   constructor(
     readonly mountpoint: string,
@@ -100,10 +97,14 @@ export class LowlevelMount {
     this.session = this.b.mount(mountpoint, options.join(','), !!opts.debug, (f, names, n) => this.onRequests(f, names, n));
   }
 
+  /** Kernel requests answered, by kind, and files the kernel took into its page cache ahead of a read. */
+  get counts(): LowlevelMount['requests'] & { prefetched: number } {
+    return { ...this.requests, prefetched: this.b.stored(this.session) };
+  }
+
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
   async unmount(graceMs = 1000): Promise<void> {
     if (this.ended) return;
-    this.counts.prefetched = this.b.stored(this.session);
     this.b.unmount(this.session);
     await new Promise<void>((resolve) => {
       const t = setTimeout(resolve, graceMs);
@@ -122,24 +123,24 @@ export class LowlevelMount {
       const ino = f[at + 2];
       switch (op) {
         case OP.LOOKUP:
-          this.counts.lookup++;
+          this.requests.lookup++;
           this.lookup(id, ino, names[i]!);
           break;
         case OP.GETATTR:
-          this.counts.getattr++;
+          this.requests.getattr++;
           this.getattr(id, ino);
           break;
         case OP.READ:
-          this.counts.read++;
+          this.requests.read++;
           this.read(id, ino, f[at + 3], f[at + 4]);
           break;
         case OP.READDIR:
         case OP.READDIRPLUS:
-          this.counts[op === OP.READDIRPLUS ? 'readdirplus' : 'readdir']++;
+          this.requests[op === OP.READDIRPLUS ? 'readdirplus' : 'readdir']++;
           this.readdir(id, ino, f[at + 3], f[at + 4], op === OP.READDIRPLUS);
           break;
         case OP.FORGET:
-          this.counts.forget++;
+          this.requests.forget++;
           this.forget(ino, f[at + 4]);
           break;
         case OP.ENDED:
@@ -151,12 +152,10 @@ export class LowlevelMount {
 
   private onEnded(code: number): void {
     if (this.ended) return;
-    this.counts.prefetched = this.b.stored(this.session);
     this.ended = true;
     this.b.destroy(this.session);
     if (code) this.log(`modfs: FUSE session of ${this.mountpoint} ended with error ${code}`);
     for (const w of this.endWaiters.splice(0)) w();
-    this.opts.onEnded?.();
   }
 
   // ---- inodes ----
@@ -260,43 +259,44 @@ export class LowlevelMount {
     const path = this.pathOf(id, ino);
     if (path === null) return;
     const immutable = ino < this.b.VOLATILE_BIT;
-    const child = (name: string) => (path === '/' ? '/' + name : path + '/' + name);
     (async () => {
       const names = await this.ops.readdir(path);
       const head = plus ? 152 : 24;
-      const fit: string[] = [];
-      for (let i = off, used = 0; i < names.length; i++) {
-        const len = align8(head + Buffer.byteLength(names[i]));
+      const fit: { name: string; path: string; nameLen: number }[] = [];
+      let used = 0;
+      for (let i = off; i < names.length; i++) {
+        const nameLen = Buffer.byteLength(names[i]);
+        const len = align8(head + nameLen);
         if (used + len > size) break;
         used += len;
-        fit.push(names[i]);
+        fit.push({ name: names[i], path: path === '/' ? '/' + names[i] : path + '/' + names[i], nameLen });
       }
       // Attributes where they are cheap and fixed: for the d_type, and for readdirplus.
-      const attrs: (Attr | null)[] = immutable ? await Promise.all(fit.map((n) => this.ops.getattr(child(n)).catch(() => null))) : fit.map(() => null);
-      const out = Buffer.alloc(fit.reduce((s, n) => s + align8(head + Buffer.byteLength(n)), 0));
+      const attrs: (Attr | null)[] = immutable ? await Promise.all(fit.map((e) => this.ops.getattr(e.path).catch(() => null))) : fit.map(() => null);
+      const out = Buffer.alloc(used);
       let at = 0;
-      fit.forEach((name, k) => {
+      fit.forEach((e, k) => {
         const a = attrs[k];
-        const type = a ? (a.mode & 0o170000) >> 12 : this.ops.isDirectoryName(child(name)) === true ? DT_DIR : this.ops.isDirectoryName(child(name)) === false ? DT_REG : DT_UNKNOWN;
-        let dino = this.byPath.get(child(name))?.ino ?? UNKNOWN_INO;
+        const isDir = a ? null : this.ops.isDirectoryName(e.path);
+        const type = a ? (a.mode & 0o170000) >> 12 : isDir === true ? DT_DIR : isDir === false ? DT_REG : DT_UNKNOWN;
+        let dino = this.byPath.get(e.path)?.ino ?? UNKNOWN_INO;
         if (plus && a) {
-          const node = this.inodeFor(child(name));
+          const node = this.inodeFor(e.path);
           node.nlookup++;
           dino = node.ino;
           const [entry, attr] = this.timeouts(node.ino, a.mode);
           this.writeEntryOut(out, at, node.ino, a, entry, attr);
         }
         if (plus) at += 128; // an all-zero entry_out: no attributes for this name
-        const nameLen = Buffer.byteLength(name);
         out.writeBigUInt64LE(BigInt(dino), at);
         out.writeBigUInt64LE(BigInt(off + k + 1), at + 8);
-        out.writeUInt32LE(nameLen, at + 16);
+        out.writeUInt32LE(e.nameLen, at + 16);
         out.writeUInt32LE(type, at + 20);
-        out.write(name, at + 24, 'utf8');
-        at += align8(24 + nameLen);
+        out.write(e.name, at + 24, 'utf8');
+        at += align8(24 + e.nameLen);
       });
       this.b.replyBuf(this.session, id, out, out.length);
-      if (plus && immutable) this.prefetch(fit.map((n, k) => [child(n), attrs[k]] as const));
+      if (plus && immutable) this.prefetch(fit.map((e, k) => [e.path, attrs[k]] as const));
     })().catch((err) => this.fail(id, path, err));
   }
 

@@ -57,7 +57,7 @@ export async function prepareMountpoint(dir: string): Promise<string> {
 export interface Mounted {
   mountpoint: string;
   /** kernel requests answered, by kind */
-  counts: LowlevelMount['counts'];
+  readonly counts: LowlevelMount['counts'];
   unmount(): Promise<void>;
 }
 
@@ -72,7 +72,9 @@ export async function mountOperations(dir: string, ops: Operations, opts: MountO
   let done: Promise<void> | null = null;
   return {
     mountpoint,
-    counts: m.counts,
+    get counts() {
+      return m.counts;
+    },
     // Detaches at once; a build that still has files open keeps reading them until it closes them.
     unmount: () => (done ??= m.unmount()),
   };

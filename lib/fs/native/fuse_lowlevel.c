@@ -434,7 +434,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static int fill_stat(struct stat *st, session_t *s, double ino, double mode, double size, double mtime_ms, double nlink) {
+static void fill_stat(struct stat *st, session_t *s, double ino, double mode, double size, double mtime_ms, double nlink) {
   memset(st, 0, sizeof(*st));
   st->st_ino = (ino_t)ino;
   st->st_mode = (mode_t)mode;
@@ -449,7 +449,6 @@ static int fill_stat(struct stat *st, session_t *s, double ino, double mode, dou
   st->st_mtim.tv_nsec = (long)((mtime_ms - (double)st->st_mtim.tv_sec * 1000) * 1e6);
   if (st->st_mtim.tv_nsec < 0 || st->st_mtim.tv_nsec >= 1000000000) st->st_mtim.tv_nsec = 0;
   st->st_atim = st->st_ctim = st->st_mtim;
-  return 0;
 }
 
 static fuse_req_t claim(napi_env env, session_t *s, napi_value idv) {
