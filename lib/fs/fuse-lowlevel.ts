@@ -60,7 +60,15 @@ interface Inode {
 
 const align8 = (n: number) => (n + 7) & ~7;
 const PREFETCH_IN_FLIGHT = 4;
-const PREFETCH_QUEUE = 10000;
+/** batches waiting; a batch holds up to PREFETCH_BATCH_BYTES of one listing's files */
+const PREFETCH_QUEUE = 2000;
+const PREFETCH_BATCH_BYTES = 512 << 10;
+
+interface PrefetchJob {
+  ino: number;
+  path: string;
+  size: number;
+}
 
 export class LowlevelMount {
   private readonly requests = { lookup: 0, getattr: 0, read: 0, readdir: 0, readdirplus: 0, forget: 0 };
@@ -77,7 +85,7 @@ export class LowlevelMount {
   private readonly negativeTimeout: number;
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
-  private readonly prefetchQueue: { ino: number; path: string; size: number }[] = [];
+  private readonly prefetchQueue: PrefetchJob[][] = [];
   private prefetching = 0;
 
   constructor(
@@ -308,27 +316,41 @@ export class LowlevelMount {
    */
   private prefetch(entries: readonly (readonly [string, Attr | null])[]): void {
     const max = this.opts.prefetchMaxBytes ?? 256 << 10;
+    let batch: PrefetchJob[] = [];
+    let bytes = 0;
+    const flush = () => {
+      if (batch.length) this.prefetchQueue.push(batch);
+      batch = [];
+      bytes = 0;
+    };
     for (const [path, a] of entries) {
       if (!a || (a.mode & 0o170000) !== 0o100000 || a.size === 0 || a.size > max) continue;
       if (this.prefetchQueue.length >= PREFETCH_QUEUE) break;
       const node = this.byPath.get(path);
-      if (node) this.prefetchQueue.push({ ino: node.ino, path, size: a.size });
+      if (!node) continue;
+      batch.push({ ino: node.ino, path, size: a.size });
+      bytes += a.size;
+      if (bytes >= PREFETCH_BATCH_BYTES) flush();
     }
+    flush();
     this.pumpPrefetch();
   }
 
+  /** Neighbouring files are read in one call: the store then reads their pack entries together. */
   private pumpPrefetch(): void {
     while (this.prefetching < PREFETCH_IN_FLIGHT && this.prefetchQueue.length && !this.ended) {
-      const job = this.prefetchQueue.shift()!;
-      if (this.byIno.get(job.ino)?.path !== job.path) continue;
+      const jobs = this.prefetchQueue.shift()!.filter((j) => this.byIno.get(j.ino)?.path === j.path);
+      if (!jobs.length) continue;
       this.prefetching++;
-      const buf = Buffer.allocUnsafe(job.size);
       this.ops
-        .read(job.path, buf, 0)
-        .then((n) => {
-          if (!this.ended) this.b.notifyStore(this.session, job.ino, 0, buf, n);
-        })
-        .catch(() => undefined) // a read that fails now fails again, with its errno, when asked for
+        .readWholeFiles(jobs.map((j) => j.path))
+        .then((bufs) =>
+          bufs.forEach((b, k) => {
+            // a file that fails now fails again, with its errno, when it is read
+            if (b && !this.ended) this.b.notifyStore(this.session, jobs[k].ino, 0, b, b.length);
+          }),
+        )
+        .catch(() => undefined)
         .finally(() => {
           this.prefetching--;
           this.pumpPrefetch();

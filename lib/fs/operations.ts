@@ -261,6 +261,25 @@ export class Operations {
     });
   }
 
+  /**
+   * Whole contents of several files inside versions, read together (neighbouring files lie
+   * side by side in the store); null for a path that is not such a file or fails.
+   */
+  async readWholeFiles(paths: string[]): Promise<(Buffer | null)[]> {
+    const files = await Promise.all(
+      paths.map(async (path) => {
+        const n = this.resolve(path);
+        if (n.kind !== 'module-entry') return null;
+        const t = await this.target(n, path).catch(() => null);
+        return t?.kind === 'file' ? t.file : null;
+      }),
+    );
+    const want = files.filter((f): f is NonNullable<typeof f> => f !== null);
+    const got = await this.store.readFileSlices(want.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size }))).catch(() => null);
+    let k = 0;
+    return files.map((f) => (f && got ? got[k++] : null));
+  }
+
   private async target(n: Node, path: string): Promise<Target> {
     switch (n.kind) {
       case 'list':
@@ -293,7 +312,9 @@ export class Operations {
       }
       case 'zip': {
         const v = t.version;
-        return readZipRange(v.zip, pos, out, (i, start, end) => this.store.readBlobRange(v.files[i].blob, v.files[i].size, start, end));
+        return readZipRange(v.zip, pos, out, (slices) =>
+          this.store.readFileSlices(slices.map((x) => ({ blob: v.files[x.index].blob, size: v.files[x.index].size, start: x.start, end: x.end }))),
+        );
       }
     }
   }

@@ -93,6 +93,37 @@ function endOf(p: Pack, offset: number): number {
   return lo < s.length ? s[lo] : p.size - 20;
 }
 
+// Entries closer than this are read together; a span never exceeds SPAN_MAX bytes.
+const SPAN_GAP = 16 << 10;
+const SPAN_MAX = 1 << 20;
+
+/** A pack entry's bytes (header and zlib stream): the object, or null for a delta. */
+async function parseEntry(buf: Buffer, pack: Pack, id: string): Promise<PackObject | null> {
+  const fail = (why: string) => new Error(`store: object ${id} in ${pack.file}: ${why}`);
+  let b = buf[0];
+  const code = (b >> 4) & 7;
+  let size = b & 15;
+  let p = 1;
+  for (let shift = 4; b & 0x80; shift += 7) {
+    if (p >= buf.length) throw fail('truncated entry header');
+    b = buf[p++];
+    size += (b & 0x7f) * 2 ** shift;
+  }
+  if (code === 6 || code === 7) return null;
+  const type = TYPES[code];
+  if (!type) throw fail(`bad entry type ${code}`);
+  const z = buf.subarray(p);
+  let data: Buffer;
+  try {
+    const opts = { maxOutputLength: size + 1 };
+    data = z.length <= INLINE_ZLIB ? zlib.inflateSync(z, opts) : await inflate(z, opts);
+  } catch (e) {
+    throw fail(`inflate: ${(e as Error).message}`);
+  }
+  if (data.length !== size) throw fail(`inflated to ${data.length} bytes, header says ${size}`);
+  return { type, data };
+}
+
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
 export class PackReader {
@@ -235,8 +266,8 @@ export class PackReader {
     }
   }
 
-  private async readEntry(pack: Pack, index: number, id: string): Promise<PackObject | null> {
-    const fail = (why: string) => new Error(`store: object ${id} in ${pack.file}: ${why}`);
+  /** The pack's handle, opened once and counted while in use; pair with release(). */
+  private acquire(pack: Pack): Fd {
     if (this.closed) throw new Error('store closed');
     let fd = this.fds.get(pack.name);
     if (!fd) {
@@ -248,43 +279,86 @@ export class PackReader {
       this.fds.set(pack.name, f);
     }
     fd.refs++;
+    return fd;
+  }
+
+  private release(fd: Fd): void {
+    if (--fd.refs === 0 && fd.evicted) this.closeFd(fd);
+  }
+
+  /** Bytes [from, to) of the pack, read whole. */
+  private async readSpan(pack: Pack, h: FileHandle, from: number, to: number, id: string): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(to - from);
+    for (let got = 0; got < buf.length; ) {
+      const { bytesRead } = await h.read(buf, got, buf.length - got, from + got);
+      if (bytesRead === 0) throw new Error(`store: object ${id} in ${pack.file}: pack truncated`);
+      got += bytesRead;
+    }
+    return buf;
+  }
+
+  private async extent(pack: Pack, h: FileHandle, index: number, id: string): Promise<[number, number]> {
+    if (pack.size < 0) pack.size = (await h.stat()).size;
+    const offset = offsetOf(pack, index);
+    const end = endOf(pack, offset);
+    if (end <= offset || end > pack.size - 20) throw new Error(`store: object ${id} in ${pack.file}: entry [${offset}, ${end}) outside the pack`);
+    return [offset, end];
+  }
+
+  private async readEntry(pack: Pack, index: number, id: string): Promise<PackObject | null> {
+    const fd = this.acquire(pack);
     try {
       const h = await fd.ready;
-      if (pack.size < 0) pack.size = (await h.stat()).size;
-      const offset = offsetOf(pack, index);
-      const end = endOf(pack, offset);
-      if (end <= offset || end > pack.size - 20) throw fail(`entry [${offset}, ${end}) outside the pack`);
-      const buf = Buffer.allocUnsafe(end - offset);
-      for (let got = 0; got < buf.length; ) {
-        const { bytesRead } = await h.read(buf, got, buf.length - got, offset + got);
-        if (bytesRead === 0) throw fail('pack truncated');
-        got += bytesRead;
-      }
-      let b = buf[0];
-      const code = (b >> 4) & 7;
-      let size = b & 15;
-      let p = 1;
-      for (let shift = 4; b & 0x80; shift += 7) {
-        if (p >= buf.length) throw fail('truncated entry header');
-        b = buf[p++];
-        size += (b & 0x7f) * 2 ** shift;
-      }
-      if (code === 6 || code === 7) return null;
-      const type = TYPES[code];
-      if (!type) throw fail(`bad entry type ${code}`);
-      const z = buf.subarray(p);
-      let data: Buffer;
-      try {
-        const opts = { maxOutputLength: size + 1 };
-        data = z.length <= INLINE_ZLIB ? zlib.inflateSync(z, opts) : await inflate(z, opts);
-      } catch (e) {
-        throw fail(`inflate: ${(e as Error).message}`);
-      }
-      if (data.length !== size) throw fail(`inflated to ${data.length} bytes, header says ${size}`);
-      return { type, data };
+      const [offset, end] = await this.extent(pack, h, index, id);
+      return await parseEntry(await this.readSpan(pack, h, offset, end, id), pack, id);
     } finally {
-      if (--fd.refs === 0 && fd.evicted) this.closeFd(fd);
+      this.release(fd);
     }
+  }
+
+  /**
+   * Several objects at once: entries of one pack that lie close together (a version's files
+   * are packed in path order) come in one positioned read instead of one each. An id that is
+   * not a plain object of our packs (a delta, or not packed) is null.
+   */
+  async readMany(ids: string[]): Promise<(PackObject | null)[]> {
+    const out: (PackObject | null)[] = ids.map(() => null);
+    const byPack = new Map<Pack, { i: number; index: number }[]>();
+    for (let i = 0; i < ids.length; i++) {
+      const hit = await this.locate(ids[i]);
+      if (!hit) continue;
+      let list = byPack.get(hit.pack);
+      if (!list) byPack.set(hit.pack, (list = []));
+      list.push({ i, index: hit.index });
+    }
+    await Promise.all(
+      [...byPack].map(async ([pack, list]) => {
+        const fd = this.acquire(pack);
+        try {
+          const h = await fd.ready;
+          const spans: { from: number; to: number; items: { i: number; offset: number; end: number }[] }[] = [];
+          const located = await Promise.all(list.map(async (x) => ({ i: x.i, ext: await this.extent(pack, h, x.index, ids[x.i]) })));
+          located.sort((a, b) => a.ext[0] - b.ext[0]);
+          for (const { i, ext } of located) {
+            const [offset, end] = ext;
+            const last = spans.at(-1);
+            if (last && offset >= last.to && offset - last.to <= SPAN_GAP && end - last.from <= SPAN_MAX) {
+              last.to = end;
+              last.items.push({ i, offset, end });
+            } else spans.push({ from: offset, to: end, items: [{ i, offset, end }] });
+          }
+          await Promise.all(
+            spans.map(async (sp) => {
+              const buf = await this.readSpan(pack, h, sp.from, sp.to, ids[sp.items[0].i]);
+              for (const it of sp.items) out[it.i] = await parseEntry(buf.subarray(it.offset - sp.from, it.end - sp.from), pack, ids[it.i]);
+            }),
+          );
+        } finally {
+          this.release(fd);
+        }
+      }),
+    );
+    return out;
   }
 
   async addPack(name: string): Promise<void> {

@@ -216,6 +216,44 @@ export class Store {
   }
 
   /**
+   * Several blobs at once, for reads that want many small files together (a range of the
+   * synthetic zip, a listed directory): misses of the memory cache that lie together in a
+   * pack cost one read. Anything the batch cannot serve goes the one-by-one way.
+   */
+  async readBlobs(ids: string[]): Promise<Buffer[]> {
+    const out: (Buffer | undefined)[] = ids.map((id) => this.blobs.get(id));
+    const miss = ids.filter((_, i) => !out[i]);
+    if (miss.length > 1) {
+      const got = await this.packs.readMany(miss).catch(() => miss.map(() => null));
+      const byId = new Map<string, Buffer>();
+      miss.forEach((id, k) => {
+        const o = got[k];
+        if (o && o.type === 'blob') byId.set(id, o.data);
+      });
+      ids.forEach((id, i) => {
+        const b = out[i] ?? byId.get(id);
+        if (b && !out[i]) this.blobs.set(id, b);
+        out[i] = b;
+      });
+    }
+    return Promise.all(ids.map((id, i) => out[i] ?? this.readBlob(id)));
+  }
+
+  /** Slices of several files' content: small ones read together, large ones by range. */
+  async readFileSlices(slices: { blob: string; size: number; start: number; end: number }[]): Promise<Buffer[]> {
+    const small = slices.filter((x) => x.size <= this.blobs.maxEntrySize);
+    const whole = new Map<string, Buffer>();
+    const got = await this.readBlobs(small.map((x) => x.blob));
+    small.forEach((x, k) => whole.set(x.blob, got[k]));
+    return Promise.all(
+      slices.map((x) => {
+        const b = whole.get(x.blob);
+        return b ? b.subarray(x.start, x.end) : this.readBlobRange(x.blob, x.size, x.start, x.end);
+      }),
+    );
+  }
+
+  /**
    * Bytes [start, end) of a blob of known size. Small blobs come from the memory cache; large
    * ones are unpacked once into a plain file beside the repository and read by range, so a
    * big file is never inflated again for each 128 KiB the kernel asks for.
@@ -385,6 +423,10 @@ export class Store {
       ];
       const topTree = await this.objects.stage('tree', encodeTree(top));
       staged.push(topTree);
+      // Files go into the pack in path order, as the zip and the directories list them, so
+      // reads of neighbouring files (readBlobs) find their entries side by side.
+      const order = new Map(files.map((f, i) => [f.blob, i]));
+      staged.sort((a, b) => (order.get(a.id) ?? files.length) - (order.get(b.id) ?? files.length));
       const topId = topTree.id;
       const pack = await this.objects.writePack(staged, (ids) => this.existingObjects(ids));
       if (pack) await this.packs.addPack(pack);

@@ -104,34 +104,47 @@ export function segmentAt(layout: ZipLayout, pos: number): number {
   return lo;
 }
 
+/** A slice [start, end) of the content of file `index`. */
+export interface FileSlice {
+  index: number;
+  start: number;
+  end: number;
+}
+
 /**
- * Fills `out` with the archive bytes from `pos`, reading file content through `readFile`
- * (index, start, end) only for the slices that overlap the range.
+ * Fills `out` with the archive bytes from `pos`, asking `readFiles` once for the content
+ * slices the range overlaps, so the files a range spans can be read together.
  */
 export async function readZipRange(
   layout: ZipLayout,
   pos: number,
   out: Buffer,
-  readFile: (index: number, start: number, end: number) => Promise<Buffer>,
+  readFiles: (slices: FileSlice[]) => Promise<Buffer[]>,
 ): Promise<number> {
   if (pos >= layout.size) return 0;
   const want = Math.min(out.length, layout.size - pos);
   let done = 0;
   let i = segmentAt(layout, pos);
-  // The files a range spans are read at once: one at a time, each waits a thread-pool trip.
-  const reads: Promise<void>[] = [];
+  const slices: FileSlice[] = [];
+  const at: number[] = [];
   while (done < want && i < layout.segments.length) {
     const seg = layout.segments[i];
     const from = pos + done - seg.offset;
     const n = Math.min(seg.length - from, want - done);
-    const at = done;
-    if (seg.kind === 'bytes') seg.data.copy(out, at, from, from + n);
-    else reads.push(readFile(seg.index, from, from + n).then((b) => void b.copy(out, at)));
+    if (seg.kind === 'bytes') seg.data.copy(out, done, from, from + n);
+    else {
+      slices.push({ index: seg.index, start: from, end: from + n });
+      at.push(done);
+    }
     done += n;
     i++;
   }
-  // Every read settles before the answer: `out` is the caller's buffer, reused once we return.
-  const failed = (await Promise.allSettled(reads)).find((r) => r.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
+  if (slices.length > 0) {
+    const parts = await readFiles(slices);
+    parts.forEach((b, k) => {
+      if (b.length !== slices[k].end - slices[k].start) throw new Error(`synthetic zip: file ${slices[k].index} gave ${b.length} bytes, expected ${slices[k].end - slices[k].start}`);
+      b.copy(out, at[k]);
+    });
+  }
   return done;
 }

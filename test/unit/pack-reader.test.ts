@@ -129,6 +129,14 @@ test('reads every object of an undeltified pack exactly as git does', async () =
   const r = new PackReader(g);
   try {
     await assertReadsMatch(r, expected);
+    // Together, in an order unlike the pack's, with an unknown id, a repeat and a bad name among them.
+    const asked = [...all].reverse().concat([UNKNOWN, all[5], 'not an id']);
+    const many = await r.readMany(asked);
+    asked.forEach((id, i) => {
+      const want = expected.get(id);
+      if (!want) assert.equal(many[i], null, id);
+      else assert.ok(many[i]?.type === want.type && many[i]!.data.equals(want.data), id);
+    });
     assert.equal((await r.read(trees[1]))?.type, 'tree');
     for (const id of all) assert.equal(await r.has(id), true);
     assert.equal(await r.read(UNKNOWN), null);
@@ -175,6 +183,11 @@ test('delta entries read as null (for the caller to fall back), the rest exactly
       }
       assert.equal(await r.has(id), true);
     }
+    const many = await r.readMany(ids);
+    ids.forEach((id, i) => {
+      if (rows.get(id)!.delta) assert.equal(many[i], null, id);
+      else assert.ok(many[i]?.data.equals(expected.get(id)!.data), id);
+    });
   } finally {
     await r.close();
   }

@@ -94,6 +94,39 @@ test('a large deflated file of a zip held in memory keeps its deflate bytes, wit
   }
 });
 
+test('a version is packed in path order, and its files read together equal each read alone', async () => {
+  const dir = await tmpdir();
+  const store = await Store.open(path.join(dir, 'store'));
+  try {
+    const files: Record<string, string | Buffer> = bigModule(400);
+    files['zz/large.bin'] = randomBytes(700 << 10); // over the blob cache's entry size: read by range
+    const zip = path.join(dir, 'big.zip');
+    await writeModuleZip(zip, MOD, 'v1.0.0', files);
+    const v = await store.ingest(MOD, 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod'] as string), info: infoFor('v1.0.0') });
+    const packDir = path.join(store.gitDir, 'objects', 'pack');
+    const [idx] = (await fsp.readdir(packDir)).filter((n) => n.endsWith('.idx'));
+    const { stdout } = await run('git', ['--git-dir', store.gitDir, 'verify-pack', '-v', path.join(packDir, idx)]);
+    const offset = new Map(stdout.split('\n').map((l) => l.split(/\s+/)).filter((c) => c.length >= 5 && /^[0-9a-f]{40}$/.test(c[0])).map((c) => [c[0], Number(c[4])]));
+    const blobs = [...new Set(v.files.map((f) => f.blob))];
+    for (let i = 1; i < blobs.length; i++) assert.ok(offset.get(blobs[i])! > offset.get(blobs[i - 1])!, `blob of ${v.files[i].path} follows the one before it`);
+
+    const again = await Store.open(path.join(dir, 'store'));
+    try {
+      const slices = v.files.map((f, i) => ({ blob: f.blob, size: f.size, start: i % 3, end: Math.max(i % 3, f.size - (i % 5)) }));
+      const got = await again.readFileSlices(slices);
+      for (const [i, f] of v.files.entries()) {
+        const want = Buffer.from(files[f.path]).subarray(slices[i].start, slices[i].end);
+        assert.ok(got[i].equals(want), f.path);
+      }
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await store.close();
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a .mod and .info can be stored alone, without the zip', async () => {
   const dir = await tmpdir();
   const store = await Store.open(dir);
@@ -268,6 +301,9 @@ test('a store repacked by git (deltas, one pack) still reads every file: deltas 
         for (const [name, content] of Object.entries(expected.get(version)!)) {
           assert.equal((await again.readBlob(v.byPath.get(name)!.blob)).toString(), content, `${version} ${name}`);
         }
+        // Read together, deltas among them, they come back the same.
+        const got = await again.readFileSlices(v.files.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size })));
+        v.files.forEach((f, i) => assert.equal(got[i].toString(), expected.get(version)![f.path], `${version} ${f.path} together`));
       }
     } finally {
       await again.close();

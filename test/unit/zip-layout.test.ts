@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import yauzl from 'yauzl';
-import { readZipRange, zipLayout, type LayoutFile } from '../../lib/store/zip-layout.js';
+import { readZipRange, zipLayout, type FileSlice, type LayoutFile } from '../../lib/store/zip-layout.js';
 
 const contents: Record<string, Buffer> = {
   'm@v1.0.0/a.go': Buffer.from('package a\n'),
@@ -16,7 +16,7 @@ const contents: Record<string, Buffer> = {
 const names = Object.keys(contents).sort();
 const files: LayoutFile[] = names.map((n) => ({ name: n, size: contents[n].length, crc32: zlib.crc32(contents[n]) }));
 const layout = zipLayout(files, new Date('2024-01-02T03:04:06Z'));
-const readFile = async (i: number, s: number, e: number) => contents[names[i]].subarray(s, e);
+const readFile = async (slices: FileSlice[]) => slices.map((x) => contents[names[x.index]].subarray(x.start, x.end));
 
 async function whole(): Promise<Buffer> {
   const out = Buffer.alloc(layout.size);
