@@ -4,7 +4,7 @@
 import { promises as fsp } from 'node:fs';
 import { LRUCache } from 'lru-cache';
 import type { Store, StoredVersion } from '../store/store.js';
-import type { ProxyClient } from '../upstream/client.js';
+import type { Fetched, ProxyClient } from '../upstream/client.js';
 import { UpstreamError } from '../upstream/errors.js';
 import { Semaphore } from '../util/semaphore.js';
 
@@ -50,6 +50,8 @@ export class Fetcher {
   private readonly log: (line: string) => void;
   private readonly downloads: Semaphore;
   private readonly ingests: Semaphore;
+  /** .info downloads started beside their .mod, waiting for info() to take them (bounded) */
+  private readonly earlyInfo = new LRUCache<string, Promise<Fetched>>({ max: 1000, ttl: 60_000 });
 
   constructor(private readonly opts: FetcherOptions) {
     this.downloads = new Semaphore(opts.maxZipDownloads ?? 4);
@@ -77,7 +79,7 @@ export class Fetcher {
           Promise.all([
             up.zip(module, version, tmp),
             this.opts.store.getMod(module, version).then((b) => b ?? up.mod(module, version).then((r) => r.data)),
-            this.opts.store.getInfo(module, version).then((b) => b ?? up.info(module, version).then((r) => r.data)),
+            this.opts.store.getInfo(module, version).then((b) => b ?? this.infoDownload(up, module, version).then((r) => r.data)),
           ]),
         );
         try {
@@ -99,13 +101,27 @@ export class Fetcher {
       const again = await this.opts.store.getMod(module, version);
       if (again) return again;
       this.stats.modFetches++;
-      const r = await up.mod(module, version);
-      try {
-        await this.opts.store.putMod(module, version, r.data);
-      } catch (err) {
-        throw new FetchError('EIO', `${module}@${version}: rejected ${r.url}: ${(err as Error).message}`);
+      // The .info is asked for right after an accepted .mod (its time dates the files), so
+      // it is downloaded alongside; it is stored only once the .mod is accepted.
+      const key = Fetcher.key(module, version);
+      let early: Promise<Fetched> | undefined;
+      if (!this.earlyInfo.has(key) && !(await this.opts.store.getInfo(module, version))) {
+        early = up.info(module, version);
+        early.catch(() => undefined);
+        this.earlyInfo.set(key, early);
       }
-      return r.data;
+      try {
+        const r = await up.mod(module, version);
+        try {
+          await this.opts.store.putMod(module, version, r.data);
+        } catch (err) {
+          throw new FetchError('EIO', `${module}@${version}: rejected ${r.url}: ${(err as Error).message}`);
+        }
+        return r.data;
+      } catch (err) {
+        if (early && this.earlyInfo.get(key) === early) this.earlyInfo.delete(key);
+        throw err;
+      }
     });
   }
 
@@ -117,13 +133,25 @@ export class Fetcher {
       const again = await this.opts.store.getInfo(module, version);
       if (again) return again;
       this.stats.infoFetches++;
-      const r = await up.info(module, version);
+      const r = await this.infoDownload(up, module, version);
       try {
         return await this.opts.store.putInfo(module, version, r.data);
       } catch (err) {
         throw new FetchError('EIO', `${module}@${version}: rejected ${r.url}: ${(err as Error).message}`);
       }
     });
+  }
+
+  /** The .info download started beside the .mod, or a new one. */
+  private infoDownload(up: ProxyClient, module: string, version: string): Promise<Fetched> {
+    const key = Fetcher.key(module, version);
+    const early = this.earlyInfo.get(key);
+    this.earlyInfo.delete(key);
+    return early ?? up.info(module, version);
+  }
+
+  private static key(module: string, version: string): string {
+    return `${module}@${version}`;
   }
 
   private once<T>(kind: Kind, module: string, version: string, work: (up: ProxyClient) => Promise<T>): Promise<T> {
