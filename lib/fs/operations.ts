@@ -263,7 +263,8 @@ export class Operations {
 
   /**
    * Whole contents of several files inside versions, read together (neighbouring files lie
-   * side by side in the store); null for a path that is not such a file or fails.
+   * side by side in the store); null for a path that is not such a file, and for all when
+   * the read fails (for prefetch: a read on demand then reports why).
    */
   async readWholeFiles(paths: string[]): Promise<(Buffer | null)[]> {
     const files = await Promise.all(
