@@ -251,14 +251,17 @@ export class Operations {
    * so the file behind a path is resolved here (and remembered; content never changes).
    */
   read(path: string, out: Buffer, pos: number): Promise<number> {
-    return this.guard(async () => {
-      let t = this.targets.get(path);
-      if (!t) {
-        t = await this.target(this.resolve(path), path);
-        if (t.kind !== 'bytes' || t.immutable) this.targets.set(path, t);
-      }
-      return this.readTarget(t, out, pos);
-    });
+    return this.guard(async () => this.readTarget(await this.targetOf(path), out, pos));
+  }
+
+  /** The file behind a path, remembered unless its content can change. */
+  private async targetOf(path: string, n: Node = this.resolve(path)): Promise<Target> {
+    let t = this.targets.get(path);
+    if (!t) {
+      t = await this.target(n, path);
+      if (t.kind !== 'bytes' || t.immutable) this.targets.set(path, t);
+    }
+    return t;
   }
 
   /**
@@ -271,7 +274,7 @@ export class Operations {
       paths.map(async (path) => {
         const n = this.resolve(path);
         if (n.kind !== 'module-entry') return null;
-        const t = await this.target(n, path).catch(() => null);
+        const t = await this.targetOf(path, n).catch(() => null);
         return t?.kind === 'file' ? t.file : null;
       }),
     );

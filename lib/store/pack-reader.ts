@@ -297,19 +297,24 @@ export class PackReader {
     return buf;
   }
 
-  private async extent(pack: Pack, h: FileHandle, index: number, id: string): Promise<[number, number]> {
-    if (pack.size < 0) pack.size = (await h.stat()).size;
+  /** Where entry `index` lies in the pack; the pack's size must be known (ensureSize). */
+  private extent(pack: Pack, index: number, id: string): [number, number] {
     const offset = offsetOf(pack, index);
     const end = endOf(pack, offset);
     if (end <= offset || end > pack.size - 20) throw new Error(`store: object ${id} in ${pack.file}: entry [${offset}, ${end}) outside the pack`);
     return [offset, end];
   }
 
+  private async ensureSize(pack: Pack, h: FileHandle): Promise<void> {
+    if (pack.size < 0) pack.size = (await h.stat()).size;
+  }
+
   private async readEntry(pack: Pack, index: number, id: string): Promise<PackObject | null> {
     const fd = this.acquire(pack);
     try {
       const h = await fd.ready;
-      const [offset, end] = await this.extent(pack, h, index, id);
+      await this.ensureSize(pack, h);
+      const [offset, end] = this.extent(pack, index, id);
       return await parseEntry(await this.readSpan(pack, h, offset, end, id), pack, id);
     } finally {
       this.release(fd);
@@ -337,7 +342,8 @@ export class PackReader {
         try {
           const h = await fd.ready;
           const spans: { from: number; to: number; items: { i: number; offset: number; end: number }[] }[] = [];
-          const located = await Promise.all(list.map(async (x) => ({ i: x.i, ext: await this.extent(pack, h, x.index, ids[x.i]) })));
+          await this.ensureSize(pack, h);
+          const located = list.map((x) => ({ i: x.i, ext: this.extent(pack, x.index, ids[x.i]) }));
           located.sort((a, b) => a.ext[0] - b.ext[0]);
           for (const { i, ext } of located) {
             const [offset, end] = ext;
