@@ -13,6 +13,7 @@ interface Binding {
   replyErr(s: Session, id: number, errno: number): void;
   notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number): boolean;
   stored(s: Session): number;
+  stopStore(s: Session): boolean;
   unmount(s: Session): void;
   destroy(s: Session): void;
   VOLATILE_BIT: number;
@@ -78,6 +79,8 @@ export class LowlevelMount {
   private readonly byPath = new Map<string, Inode>();
   private nextIno = 2;
   private ended = false;
+  /** no more page pushes: the process is about to exit with the mount still in use */
+  private stopping = false;
   private readonly endWaiters: (() => void)[] = [];
   private readonly log: (line: string) => void;
   private readonly entryTimeout: number;
@@ -121,6 +124,13 @@ export class LowlevelMount {
         resolve();
       });
     });
+    if (this.ended) return;
+    // Files are still open and the process is about to exit. A page push waiting on a page
+    // lock held by a pending read would then never return, and the exit would hang in the
+    // kernel: stop pushing, and keep answering reads until the pushing thread has stopped.
+    this.stopping = true;
+    const until = Date.now() + graceMs;
+    while (!this.b.stopStore(this.session) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   }
 
   private onRequests(f: Float64Array, names: (string | undefined)[], n: number): void {
@@ -338,7 +348,7 @@ export class LowlevelMount {
 
   /** Neighbouring files are read in one call: the store then reads their pack entries together. */
   private pumpPrefetch(): void {
-    while (this.prefetching < PREFETCH_IN_FLIGHT && this.prefetchQueue.length && !this.ended) {
+    while (this.prefetching < PREFETCH_IN_FLIGHT && this.prefetchQueue.length && !this.ended && !this.stopping) {
       const jobs = this.prefetchQueue.shift()!.filter((j) => this.byIno.get(j.ino)?.path === j.path);
       if (!jobs.length) continue;
       this.prefetching++;
@@ -347,7 +357,7 @@ export class LowlevelMount {
         .then((bufs) =>
           bufs.forEach((b, k) => {
             // a file that fails now fails again, with its errno, when it is read
-            if (b && !this.ended) this.b.notifyStore(this.session, jobs[k].ino, 0, b, b.length);
+            if (b && !this.ended && !this.stopping) this.b.notifyStore(this.session, jobs[k].ino, 0, b, b.length);
           }),
         )
         .catch(() => undefined)

@@ -57,6 +57,7 @@ typedef struct {
   store_job_t *store_head, *store_tail;
   size_t store_bytes;
   int store_stop;
+  int store_done; // store_main has returned
   double stored;
   pthread_t thread;
   int started, ended, unmounted, destroyed;
@@ -266,6 +267,7 @@ static void *store_main(void *arg) {
     free(j);
   }
   s->store_tail = NULL;
+  s->store_done = 1;
   pthread_mutex_unlock(&s->lock);
   return NULL;
 }
@@ -590,6 +592,21 @@ static napi_value js_stored(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// stopStore(s) → whether the page-cache thread has stopped. The first call asks it to stop
+// and drops what is queued; a push in progress may wait on a page lock that only an answer
+// from the JS thread releases, so the caller keeps answering and asks again.
+static napi_value js_stop_store(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  pthread_mutex_lock(&s->lock);
+  s->store_stop = 1;
+  pthread_cond_signal(&s->store_cond);
+  int done = s->store_done;
+  pthread_mutex_unlock(&s->lock);
+  napi_value out;
+  napi_get_boolean(env, done, &out);
+  return out;
+}
+
 // unmount(s): detaches the mount; the thread ends (OP_ENDED) once the kernel lets go.
 static napi_value js_unmount(napi_env env, napi_callback_info info) {
   ARGS(1);
@@ -628,6 +645,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
       {"notifyStore", NULL, js_notify_store, NULL, NULL, NULL, napi_default, NULL},
       {"stored", NULL, js_stored, NULL, NULL, NULL, napi_default, NULL},
+      {"stopStore", NULL, js_stop_store, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
   };
