@@ -14,6 +14,7 @@ interface Binding {
   notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number): boolean;
   stored(s: Session): number;
   stopStore(s: Session): boolean;
+  trimMemory(): boolean;
   unmount(s: Session): void;
   destroy(s: Session): void;
   VOLATILE_BIT: number;
@@ -50,6 +51,11 @@ export interface LowlevelOptions {
    * kernel's page cache right after the listing (0: never).
    */
   prefetchMaxBytes?: number;
+  /**
+   * While requests keep coming, memory that was freed is handed back to the system this
+   * often, in ms (0: never): glibc keeps it otherwise.
+   */
+  trimIntervalMs?: number;
   log?: (line: string) => void;
 }
 
@@ -90,6 +96,11 @@ export class LowlevelMount {
   private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: PrefetchJob[][] = [];
   private prefetching = 0;
+  /** request batches received, and how many there had been at the last trim */
+  private batches = 0;
+  private batchesAtTrim = 0;
+  private trims = 0;
+  private readonly trimmer: NodeJS.Timeout | null;
 
   constructor(
     readonly mountpoint: string,
@@ -106,11 +117,23 @@ export class LowlevelMount {
     // `ro` makes the kernel refuse every write with EROFS before asking us.
     const options = ['ro', 'fsname=modfs', 'subtype=modfs', 'default_permissions', ...(opts.allowOther ? ['allow_other'] : [])];
     this.session = this.b.mount(mountpoint, options.join(','), !!opts.debug, (f, names, n) => this.onRequests(f, names, n));
+    // Ingest and reads free many short-lived buffers, which glibc keeps in its arenas: after
+    // a corpus-wide ingest ~45 MB of the resident set was such memory (measured with
+    // malloc_trim). A trim takes 0.1-3 ms on a pool thread; an idle mount never does one.
+    const every = opts.trimIntervalMs ?? 100;
+    this.trimmer =
+      every > 0
+        ? setInterval(() => {
+            if (this.batches === this.batchesAtTrim) return;
+            this.batchesAtTrim = this.batches;
+            if (this.b.trimMemory()) this.trims++;
+          }, every).unref()
+        : null;
   }
 
-  /** Kernel requests answered, by kind, and files the kernel took into its page cache ahead of a read. */
-  get counts(): LowlevelMount['requests'] & { prefetched: number } {
-    return { ...this.requests, prefetched: this.b.stored(this.session) };
+  /** Kernel requests answered, by kind; files the kernel took into its page cache ahead of a read; memory trims started. */
+  get counts(): LowlevelMount['requests'] & { prefetched: number; trims: number } {
+    return { ...this.requests, prefetched: this.b.stored(this.session), trims: this.trims };
   }
 
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
@@ -134,6 +157,7 @@ export class LowlevelMount {
   }
 
   private onRequests(f: Float64Array, names: (string | undefined)[], n: number): void {
+    this.batches++;
     for (let i = 0; i < n; i++) {
       const at = i * FIELDS;
       const op = f[at];
@@ -171,6 +195,7 @@ export class LowlevelMount {
   private onEnded(code: number): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.trimmer) clearInterval(this.trimmer);
     this.b.destroy(this.session);
     if (code) this.log(`modfs: FUSE session of ${this.mountpoint} ended with error ${code}`);
     for (const w of this.endWaiters.splice(0)) w();

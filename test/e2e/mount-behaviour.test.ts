@@ -246,3 +246,32 @@ test('listing a directory inside a version puts its small files into the page ca
     await forceUnmount(mnt5);
   }
 });
+
+test('a mount that has served requests hands freed memory back; one left idle does not', async () => {
+  const mnt6 = path.join(work, 'mnt6');
+  await fsp.mkdir(mnt6);
+  const trims = (m: ModfsProcess) => Number(/(\d+) memory trims/.exec(m.stderr())?.[1]);
+  const idle = await startModfs(mnt6, ['--store', path.join(work, 'store'), '--offline', '--log-level', 'info']);
+  try {
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await idle.stop('SIGTERM'), 0);
+    // Something on the host may look at a new mount once; that is one burst, not a steady trim.
+    const served = /served (.*?) files prefetched/.exec(idle.stderr())?.[1] ?? '';
+    const requests = [...served.matchAll(/(\d+) \w+/g)].reduce((n, x) => n + Number(x[1]), 0);
+    assert.ok(trims(idle) <= (requests > 0 ? 1 : 0), idle.stderr());
+  } finally {
+    await idle.stop('SIGKILL').catch(() => undefined);
+    await forceUnmount(mnt6);
+  }
+  const busy = await startModfs(mnt6, ['--store', path.join(work, 'store6'), '--upstream', up.url, '--log-level', 'info']);
+  try {
+    await statFile(path.join(mnt6, 'example.com/unicode@v1.0.0'));
+    await inProcess('find', [path.join(mnt6, 'example.com/unicode@v1.0.0'), '-type', 'f']);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await busy.stop('SIGTERM'), 0);
+    assert.ok(trims(busy) >= 1, busy.stderr());
+  } finally {
+    await busy.stop('SIGKILL').catch(() => undefined);
+    await forceUnmount(mnt6);
+  }
+});

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <node_api.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -636,6 +637,36 @@ static napi_value js_destroy(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// trimMemory(): hands memory that malloc holds freed back to the system, on a libuv pool
+// thread so the event loop does not wait for the walk over the arenas. One at a time: returns
+// false while a trim is still running.
+static napi_async_work trim_work = NULL;
+
+static void trim_execute(napi_env env, void *data) { malloc_trim(0); }
+
+static void trim_complete(napi_env env, napi_status status, void *data) {
+  napi_delete_async_work(env, trim_work);
+  trim_work = NULL;
+}
+
+static napi_value js_trim_memory(napi_env env, napi_callback_info info) {
+  int started = 0;
+  if (!trim_work) {
+    napi_value name;
+    napi_create_string_utf8(env, "modfs:trim", NAPI_AUTO_LENGTH, &name);
+    if (napi_create_async_work(env, NULL, name, trim_execute, trim_complete, NULL, &trim_work) == napi_ok) {
+      started = napi_queue_async_work(env, trim_work) == napi_ok;
+      if (!started) {
+        napi_delete_async_work(env, trim_work);
+        trim_work = NULL;
+      }
+    }
+  }
+  napi_value out;
+  napi_get_boolean(env, started, &out);
+  return out;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_default, NULL},
@@ -648,6 +679,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"stopStore", NULL, js_stop_store, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
+      {"trimMemory", NULL, js_trim_memory, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value v;
