@@ -352,7 +352,9 @@ async function ingestLargeDeflated(
   objects: ObjectFiles,
 ): Promise<{ file: IngestedFile; content: Buffer | null; object: StagedObject }> {
   const packed = entryBytesInMemory(data, e);
-  const inflater = zlib.createInflateRaw();
+  // Output in 256 KiB pieces, not zlib's 16 KiB: each piece costs a pass through the stream
+  // machinery and four hash calls (x/text, 37 MB, first ingest: 197-201 -> 173-175 ms).
+  const inflater = zlib.createInflateRaw({ chunkSize: 256 << 10 });
   const sha1 = createHash('sha1').update(`blob ${e.uncompressedSize}\0`);
   const sha256 = createHash('sha256');
   const keep = path === 'go.mod' ? ([] as Buffer[]) : null;

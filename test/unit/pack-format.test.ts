@@ -14,11 +14,16 @@ import { writeModuleZip, infoFor } from '../support/module-zip.js';
 const run = promisify(execFile);
 
 test('adler32 equals the checksum zlib writes, across block and overflow boundaries', () => {
-  const sizes = [0, 1, 5551, 5552, 5553, 65536, 200_003];
+  const sizes = [0, 1, 7, 8, 9, 5551, 5552, 5553, 5560, 65536, 200_003];
   for (const n of sizes) {
     for (const data of [randomBytes(n), Buffer.alloc(n, 0xff)]) {
       const z = zlib.deflateSync(data);
-      assert.equal(adler32(data), z.readUInt32BE(z.length - 4), `size ${n}`);
+      const want = z.readUInt32BE(z.length - 4);
+      assert.equal(adler32(data), want, `size ${n}`);
+      // continued over pieces that do not fall on 8-byte or block boundaries, as streamed content is
+      let chained = 1;
+      for (let at = 0; at < n; at += 4099) chained = adler32(data.subarray(at, Math.min(n, at + 4099)), chained);
+      assert.equal(chained, want, `size ${n} in pieces`);
     }
   }
 });
