@@ -9,7 +9,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
 import { ensureFixtures } from '../support/corpus.js';
-import { catFile, forceUnmount, inProcess, isMounted, listDir, MODFS_BIN, REPO_ROOT, startModfs, statFile, type ModfsProcess } from '../support/modfs-process.js';
+import { catFile, forceUnmount, inProcess, isMounted, listDir, MODFS_BIN, REPO_ROOT, startModfs, statFile, withModfs, type ModfsProcess } from '../support/modfs-process.js';
 
 const run = promisify(execFile);
 
@@ -183,8 +183,7 @@ test('after the kernel forgets its inodes (dentry cache dropped) every path reso
   // later access into ESTALE or a different file.
   const mnt3 = path.join(work, 'mnt3');
   await fsp.mkdir(mnt3);
-  const m = await startModfs(mnt3, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info']);
-  try {
+  await withModfs(mnt3, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info'], async (m) => {
     const dirs = ['example.com/unicode@v1.0.0', 'example.com/nested@v1.0.0', VDIR].map((d) => path.join(mnt3, d));
     // find -type relies on the d_type of each entry; sha256sum reads every file.
     const snapshot = async () => ({
@@ -201,10 +200,7 @@ test('after the kernel forgets its inodes (dentry cache dropped) every path reso
     assert.equal(await m.stop('SIGTERM'), 0);
     const served = /served .*?(\d+) forget/.exec(m.stderr());
     assert.ok(served && Number(served[1]) > 0, `the kernel sent FORGET requests: ${served?.[0]}`);
-  } finally {
-    await m.stop('SIGKILL').catch(() => undefined);
-    await forceUnmount(mnt3);
-  }
+  });
 });
 
 test('a list file read before a version is fetched shows the version right after', async () => {
@@ -226,8 +222,7 @@ test('a list file read before a version is fetched shows the version right after
 test('listing a directory inside a version puts its small files into the page cache before any read', async () => {
   const mnt5 = path.join(work, 'mnt5');
   await fsp.mkdir(mnt5);
-  const m = await startModfs(mnt5, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info']);
-  try {
+  await withModfs(mnt5, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info'], async (m) => {
     const dir = path.join(mnt5, 'example.com/unicode@v1.0.0/données');
     assert.deepEqual(await listDir(dir), ['é.txt']);
     // fincore maps the file and asks which pages are resident: it reads nothing itself.
@@ -241,37 +236,26 @@ test('listing a directory inside a version puts its small files into the page ca
     assert.equal(await catFile(path.join(dir, 'é.txt')), await fsp.readFile(path.join(REPO_ROOT, 'fixtures/modules/example.com/unicode@v1.0.0/données/é.txt'), 'utf8'));
     assert.equal(await m.stop('SIGTERM'), 0);
     assert.match(m.stderr(), / 0 read, .* [1-9]\d* files prefetched/);
-  } finally {
-    await m.stop('SIGKILL').catch(() => undefined);
-    await forceUnmount(mnt5);
-  }
+  });
 });
 
 test('a mount that has served requests hands freed memory back; one left idle does not', async () => {
   const mnt6 = path.join(work, 'mnt6');
   await fsp.mkdir(mnt6);
   const trims = (m: ModfsProcess) => Number(/(\d+) memory trims/.exec(m.stderr())?.[1]);
-  const idle = await startModfs(mnt6, ['--store', path.join(work, 'store'), '--offline', '--log-level', 'info']);
-  try {
+  await withModfs(mnt6, ['--store', path.join(work, 'store'), '--offline', '--log-level', 'info'], async (idle) => {
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await idle.stop('SIGTERM'), 0);
     // Something on the host may look at a new mount once; that is one burst, not a steady trim.
     const served = /served (.*?) files prefetched/.exec(idle.stderr())?.[1] ?? '';
     const requests = [...served.matchAll(/(\d+) \w+/g)].reduce((n, x) => n + Number(x[1]), 0);
     assert.ok(trims(idle) <= (requests > 0 ? 1 : 0), idle.stderr());
-  } finally {
-    await idle.stop('SIGKILL').catch(() => undefined);
-    await forceUnmount(mnt6);
-  }
-  const busy = await startModfs(mnt6, ['--store', path.join(work, 'store6'), '--upstream', up.url, '--log-level', 'info']);
-  try {
+  });
+  await withModfs(mnt6, ['--store', path.join(work, 'store6'), '--upstream', up.url, '--log-level', 'info'], async (busy) => {
     await statFile(path.join(mnt6, 'example.com/unicode@v1.0.0'));
     await inProcess('find', [path.join(mnt6, 'example.com/unicode@v1.0.0'), '-type', 'f']);
     await new Promise((r) => setTimeout(r, 500));
     assert.equal(await busy.stop('SIGTERM'), 0);
     assert.ok(trims(busy) >= 1, busy.stderr());
-  } finally {
-    await busy.stop('SIGKILL').catch(() => undefined);
-    await forceUnmount(mnt6);
-  }
+  });
 });

@@ -70,6 +70,17 @@ export async function startModfs(mountpoint: string, args: string[], env: NodeJS
   };
 }
 
+/** Runs `fn` against modfs mounted at `mountpoint`; however `fn` ends, the process is killed and the mount removed. */
+export async function withModfs<T>(mountpoint: string, args: string[], fn: (m: ModfsProcess) => Promise<T>): Promise<T> {
+  const m = await startModfs(mountpoint, args);
+  try {
+    return await fn(m);
+  } finally {
+    await m.stop('SIGKILL').catch(() => undefined);
+    await forceUnmount(mountpoint);
+  }
+}
+
 const ERRNO_TEXT: Array<[RegExp, string]> = [
   [/No such file or directory/, 'ENOENT'],
   [/Input\/output error/, 'EIO'],
