@@ -10,7 +10,7 @@ import type { Entry, ZipFile } from 'yauzl';
 import { checkZipEntries, type ZipEntryMeta } from '../gomod/ziprules.js';
 import { GoModError } from '../gomod/errors.js';
 import { TimeSlice } from '../util/time-slice.js';
-import { adler32 } from './pack-format.js';
+import { digestDeflated, type EntryDigest } from './zip-digest.js';
 import { forEachLimit, INLINE_ZLIB, type ObjectFiles, type StagedObject } from './object-files.js';
 
 export interface IngestedFile {
@@ -255,10 +255,13 @@ export async function ingestZipFiles(
 
     const files: IngestedFile[] = [];
     let goMod: Buffer | null = null;
+    const digests = z.data ? await digestInMemory(z.data, kept.map((k) => byName.get(k.name)!)) : null;
     const slice = new TimeSlice();
     await forEachLimit(kept, 4, async (k) => {
       await slice.pass();
-      const { file, content, object } = await ingestEntry(z, byName.get(k.name)!, k.path, objects);
+      const e = byName.get(k.name)!;
+      const d = digests?.get(e);
+      const { file, content, object } = d ? fromDigest(e, k.path, d, objects) : await ingestEntry(z, e, k.path, objects);
       staged.push(object);
       if (content) goMod = content;
       files.push(file);
@@ -293,7 +296,6 @@ async function ingestEntry(
       object,
     };
   }
-  if (z.data && e.compressionMethod === 8) return ingestLargeDeflated(z.data, e, path, objects);
   // Everything else streams through to a temporary file, so memory stays bounded.
   const stream = await openStream(z.zf, e);
   const writer = objects.blobWriter(e.uncompressedSize);
@@ -341,51 +343,39 @@ async function ingestEntry(
 }
 
 /**
- * A large deflated entry of a zip held in memory: inflated in chunks only to check and hash
- * it, while its pack entry reuses the deflate bytes. Re-compressing it into a temporary file
- * instead took most of the ingest of modules with big generated tables (x/text: 20 MB in 8 files).
+ * Digests of the deflated entries of a zip held in memory, computed natively on pool threads
+ * (zip-digest.ts); local headers are checked first, as a read of each entry would.
  */
-async function ingestLargeDeflated(
-  data: Buffer,
+async function digestInMemory(data: Buffer, entries: Entry[]): Promise<Map<Entry, { packed: Buffer; digest: EntryDigest }>> {
+  const deflated = entries.filter((e) => e.compressionMethod === 8);
+  const packed = deflated.map((e) => entryBytesInMemory(data, e));
+  const digests = await digestDeflated(
+    data,
+    deflated.map((e, i) => ({ start: packed[i].byteOffset - data.byteOffset, length: packed[i].length, size: e.uncompressedSize })),
+  );
+  return new Map(deflated.map((e, i) => [e, { packed: packed[i], digest: digests[i] }]));
+}
+
+/** A deflated entry from its digest: checked against its header, staged with its own deflate bytes. */
+function fromDigest(
   e: Entry,
   path: string,
+  { packed, digest: d }: { packed: Buffer; digest: EntryDigest },
   objects: ObjectFiles,
-): Promise<{ file: IngestedFile; content: Buffer | null; object: StagedObject }> {
-  const packed = entryBytesInMemory(data, e);
-  // Output in 256 KiB pieces, not zlib's 16 KiB: each piece costs a pass through the stream
-  // machinery and four hash calls (x/text, 37 MB, first ingest: 197-201 -> 173-175 ms).
-  const inflater = zlib.createInflateRaw({ chunkSize: 256 << 10 });
-  const sha1 = createHash('sha1').update(`blob ${e.uncompressedSize}\0`);
-  const sha256 = createHash('sha256');
-  const keep = path === 'go.mod' ? ([] as Buffer[]) : null;
-  let received = 0;
-  let crc = 0;
-  let adler = 1;
-  try {
-    inflater.end(packed);
-    for await (const chunk of inflater as AsyncIterable<Buffer>) {
-      received += chunk.length;
-      if (received > e.uncompressedSize) throw new Error(inflatesTooFar(e, received));
-      sha1.update(chunk);
-      sha256.update(chunk);
-      crc = zlib.crc32(chunk, crc);
-      adler = adler32(chunk, adler);
-      keep?.push(chunk);
-    }
-  } catch (err) {
-    inflater.destroy();
-    throw new GoModError('zip-corrupt', `${path}: ${(err as Error).message}`);
+): { file: IngestedFile; content: Buffer | null; object: StagedObject } {
+  if (!d.ok) {
+    if (d.why === 'no-memory') throw new Error(`${path}: out of memory while inflating`);
+    const why = d.why === 'too-large' ? inflatesTooFar(e, d.produced) : d.why === 'truncated' ? 'unexpected end of file' : d.message || 'invalid deflate data';
+    throw new GoModError('zip-corrupt', `${path}: ${why}`);
   }
-  if (crc >>> 0 !== e.crc32 >>> 0) throw crcMismatch(path, e, crc >>> 0);
-  if (received !== e.uncompressedSize) {
-    throw new GoModError('zip-corrupt', `${path}: ${sizeMismatch(e, received)}`);
-  }
+  if (d.size !== e.uncompressedSize) throw new GoModError('zip-corrupt', `${path}: ${sizeMismatch(e, d.size)}`);
+  if (d.crc32 !== e.crc32 >>> 0) throw crcMismatch(path, e, d.crc32);
   // Bytes after the end of the deflate stream are not part of the file (Go ignores them too).
-  const object = objects.stageRawDeflate(sha1.digest('hex'), received, packed.subarray(0, inflater.bytesWritten), adler);
+  const raw = packed.subarray(0, d.consumed);
   return {
-    file: { path, size: received, crc32: crc >>> 0, blob: object.id, sha256: sha256.digest() },
-    content: keep ? Buffer.concat(keep) : null,
-    object,
+    file: { path, size: d.size, crc32: d.crc32, blob: d.sha1, sha256: d.sha256 },
+    content: path === 'go.mod' ? zlib.inflateRawSync(raw) : null,
+    object: objects.stageRawDeflate(d.sha1, d.size, raw, d.adler32),
   };
 }
 
