@@ -96,6 +96,8 @@ export class LowlevelMount {
   private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: PrefetchJob[][] = [];
   private prefetching = 0;
+  /** requests not yet answered: each is answered exactly once, by its work or by the stop */
+  private readonly pending = new Set<number>();
   /** request batches received, and how many there had been at the last trim */
   private batches = 0;
   private batchesAtTrim = 0;
@@ -152,6 +154,9 @@ export class LowlevelMount {
     // lock held by a pending read would then never return, and the exit would hang in the
     // kernel: stop pushing, and keep answering reads until the pushing thread has stopped.
     this.stopping = true;
+    // A push may be waiting on a page lock that a pending read holds until it is answered.
+    for (const id of this.pending) this.b.replyErr(this.session, id, E.EIO);
+    this.pending.clear();
     const until = Date.now() + graceMs;
     while (!this.b.stopStore(this.session) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
   }
@@ -163,6 +168,14 @@ export class LowlevelMount {
       const op = f[at];
       const id = f[at + 1];
       const ino = f[at + 2];
+      if (op !== OP.FORGET && op !== OP.ENDED) {
+        // About to exit: answer at once rather than start work that may outlive the process.
+        if (this.stopping) {
+          this.b.replyErr(this.session, id, E.EIO);
+          continue;
+        }
+        this.pending.add(id);
+      }
       switch (op) {
         case OP.LOOKUP:
           this.requests.lookup++;
@@ -228,7 +241,7 @@ export class LowlevelMount {
     const node = this.byIno.get(ino);
     if (node) return node.path;
     this.log(`modfs: request for unknown inode ${ino}`);
-    this.b.replyErr(this.session, id, E.ESTALE);
+    if (this.pending.delete(id)) this.b.replyErr(this.session, id, E.ESTALE);
     return null;
   }
 
@@ -243,6 +256,7 @@ export class LowlevelMount {
   }
 
   private fail(id: number, path: string, err: unknown): void {
+    if (!this.pending.delete(id)) return;
     if (err instanceof FsError) {
       this.b.replyErr(this.session, id, E[err.errno]);
     } else {
@@ -259,6 +273,7 @@ export class LowlevelMount {
     const path = dir === '/' ? '/' + name : dir + '/' + name;
     this.ops.getattr(path).then(
       (a) => {
+        if (!this.pending.delete(id)) return;
         const node = this.inodeFor(path);
         node.nlookup++;
         const [entry, attr] = this.timeouts(node.ino, a.mode);
@@ -266,9 +281,9 @@ export class LowlevelMount {
       },
       (err) => {
         // A negative entry lets the kernel answer repeated misses itself.
-        if (err instanceof FsError && err.errno === 'ENOENT' && this.negativeTimeout > 0)
-          this.b.replyEntry(this.session, id, 0, 0, 0, 0, 0, this.negativeTimeout, 0);
-        else this.fail(id, path, err);
+        if (err instanceof FsError && err.errno === 'ENOENT' && this.negativeTimeout > 0) {
+          if (this.pending.delete(id)) this.b.replyEntry(this.session, id, 0, 0, 0, 0, 0, this.negativeTimeout, 0);
+        } else this.fail(id, path, err);
       },
     );
   }
@@ -277,7 +292,7 @@ export class LowlevelMount {
     const path = this.pathOf(id, ino);
     if (path === null) return;
     this.ops.getattr(path).then(
-      (a) => this.b.replyAttr(this.session, id, ino, a.mode, a.size, a.mtime.getTime(), a.nlink, this.timeouts(ino, a.mode)[1]),
+      (a) => this.pending.delete(id) && this.b.replyAttr(this.session, id, ino, a.mode, a.size, a.mtime.getTime(), a.nlink, this.timeouts(ino, a.mode)[1]),
       (err) => this.fail(id, path, err),
     );
   }
@@ -287,7 +302,7 @@ export class LowlevelMount {
     if (path === null) return;
     const buf = Buffer.allocUnsafe(size);
     this.ops.read(path, buf, pos).then(
-      (n) => this.b.replyBuf(this.session, id, buf, n),
+      (n) => this.pending.delete(id) && this.b.replyBuf(this.session, id, buf, n),
       (err) => this.fail(id, path, err),
     );
   }
@@ -338,6 +353,7 @@ export class LowlevelMount {
         out.write(e.name, at + 24, 'utf8');
         at += align8(24 + e.nameLen);
       });
+      if (!this.pending.delete(id)) return;
       this.b.replyBuf(this.session, id, out, out.length);
       if (plus && immutable) this.prefetch(fit.map((e, k) => [e.path, attrs[k]] as const));
     })().catch((err) => this.fail(id, path, err));
