@@ -16,6 +16,13 @@ export interface PackObject {
   data: Buffer;
 }
 
+/** A non-delta entry not yet inflated: its zlib stream, and the size it inflates to. */
+export interface PackEntry {
+  type: PackObject['type'];
+  size: number;
+  z: Buffer;
+}
+
 const TYPES: Record<number, PackObject['type']> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 const RESCAN_MS = 1000;
 const FANOUT = 8;
@@ -97,31 +104,40 @@ function endOf(p: Pack, offset: number): number {
 const SPAN_GAP = 16 << 10;
 const SPAN_MAX = 1 << 20;
 
-/** A pack entry's bytes (header and zlib stream): the object, or null for a delta. */
-async function parseEntry(buf: Buffer, pack: Pack, id: string): Promise<PackObject | null> {
-  const fail = (why: string) => new Error(`store: object ${id} in ${pack.file}: ${why}`);
+/** A pack entry's type, size and zlib stream, or null for a delta. */
+function entryParts(buf: Buffer, pack: Pack, id: string): PackEntry | null {
   let b = buf[0];
   const code = (b >> 4) & 7;
   let size = b & 15;
   let p = 1;
   for (let shift = 4; b & 0x80; shift += 7) {
-    if (p >= buf.length) throw fail('truncated entry header');
+    if (p >= buf.length) throw entryError(pack, id, 'truncated entry header');
     b = buf[p++];
     size += (b & 0x7f) * 2 ** shift;
   }
   if (code === 6 || code === 7) return null;
   const type = TYPES[code];
-  if (!type) throw fail(`bad entry type ${code}`);
-  const z = buf.subarray(p);
+  if (!type) throw entryError(pack, id, `bad entry type ${code}`);
+  return { type, size, z: buf.subarray(p) };
+}
+
+function entryError(pack: Pack, id: string, why: string): Error {
+  return new Error(`store: object ${id} in ${pack.file}: ${why}`);
+}
+
+/** A pack entry's bytes (header and zlib stream): the object, or null for a delta. */
+async function parseEntry(buf: Buffer, pack: Pack, id: string): Promise<PackObject | null> {
+  const e = entryParts(buf, pack, id);
+  if (!e) return null;
   let data: Buffer;
   try {
-    const opts = { maxOutputLength: size + 1 };
-    data = z.length <= INLINE_ZLIB ? zlib.inflateSync(z, opts) : await inflate(z, opts);
-  } catch (e) {
-    throw fail(`inflate: ${(e as Error).message}`);
+    const opts = { maxOutputLength: e.size + 1 };
+    data = e.z.length <= INLINE_ZLIB ? zlib.inflateSync(e.z, opts) : await inflate(e.z, opts);
+  } catch (err) {
+    throw entryError(pack, id, `inflate: ${(err as Error).message}`);
   }
-  if (data.length !== size) throw fail(`inflated to ${data.length} bytes, header says ${size}`);
-  return { type, data };
+  if (data.length !== e.size) throw entryError(pack, id, `inflated to ${data.length} bytes, header says ${e.size}`);
+  return { type: e.type, data };
 }
 
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -250,12 +266,21 @@ export class PackReader {
     return (await this.locate(id)) !== null;
   }
 
-  async read(id: string): Promise<PackObject | null> {
+  read(id: string): Promise<PackObject | null> {
+    return this.withEntry(id, (buf, pack) => parseEntry(buf, pack, id));
+  }
+
+  /** An object's zlib stream as the pack holds it, for a caller that inflates it in pieces. */
+  readDeflated(id: string): Promise<PackEntry | null> {
+    return this.withEntry(id, async (buf, pack) => entryParts(buf, pack, id));
+  }
+
+  private async withEntry<T>(id: string, use: (entry: Buffer, pack: Pack) => Promise<T | null>): Promise<T | null> {
     for (let attempt = 0; ; attempt++) {
       const hit = await this.locate(id);
       if (!hit) return null;
       try {
-        return await this.readEntry(hit.pack, hit.index, id);
+        return await use(await this.readEntry(hit.pack, hit.index, id), hit.pack);
       } catch (e) {
         if (!isEnoent(e)) throw e;
         // Gone (e.g. `git gc`): its objects are likely in a pack the rescan will find.
@@ -309,13 +334,14 @@ export class PackReader {
     if (pack.size < 0) pack.size = (await h.stat()).size;
   }
 
-  private async readEntry(pack: Pack, index: number, id: string): Promise<PackObject | null> {
+  /** Entry `index`'s bytes: header and zlib stream. */
+  private async readEntry(pack: Pack, index: number, id: string): Promise<Buffer> {
     const fd = this.acquire(pack);
     try {
       const h = await fd.ready;
       await this.ensureSize(pack, h);
       const [offset, end] = this.extent(pack, index, id);
-      return await parseEntry(await this.readSpan(pack, h, offset, end, id), pack, id);
+      return await this.readSpan(pack, h, offset, end, id);
     } finally {
       this.release(fd);
     }

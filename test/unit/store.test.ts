@@ -312,3 +312,47 @@ test('a store repacked by git (deltas, one pack) still reads every file: deltas 
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a large blob read by ranges while it unpacks: every range right, concurrent reads share one unpack, then the raw file serves', async () => {
+  const dir = await tmpdir();
+  try {
+    // blobCacheBytes 64 KiB: blobs over 8 KiB take the large-blob path.
+    const store = await Store.open(path.join(dir, 'store'), { blobCacheBytes: 64 << 10 });
+    const files: Record<string, string> = { 'go.mod': `module ${MOD}\n` };
+    for (let f = 0; f < 3; f++) files[`gen${f}.go`] = `package big\n${[...Array(30_000).keys()].map((i) => `// ${f} ${i} ${(i * 7919) % 10007}\n`).join('')}`;
+    const zip = path.join(dir, 'v1.0.0.zip');
+    await writeModuleZip(zip, MOD, 'v1.0.0', files);
+    const v = await store.ingest(MOD, 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor('v1.0.0') });
+    const check = async (s: Store, label: string) => {
+      for (const name of ['gen0.go', 'gen1.go', 'gen2.go']) {
+        const f = v.byPath.get(name)!;
+        const want = Buffer.from(files[name]);
+        assert.ok(f.size > 200_000);
+        // First 4 KiB (go's import scan), the tail, a middle range, past the end: all at once.
+        const ranges: Array<[number, number]> = [[0, 4096], [f.size - 100, f.size], [70_000, 70_000 + 131_072], [f.size - 10, f.size + 4096], [f.size + 1, f.size + 10]];
+        const got = await Promise.all(ranges.map(([a, b]) => s.readBlobRange(f.blob, f.size, a, b)));
+        ranges.forEach(([a, b], i) => assert.ok(got[i].equals(want.subarray(a, b)), `${label} ${name} [${a}, ${b})`));
+      }
+    };
+    await check(store, 'while unpacking');
+    // The raw files are written behind the reads.
+    const until = Date.now() + 10_000;
+    while ((await fsp.readdir(store.rawDir).catch(() => [])).length < 3 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await fsp.readdir(store.rawDir)).length, 3, 'one raw file per large blob');
+    for (const name of ['gen0.go', 'gen1.go']) {
+      assert.ok((await fsp.readFile(path.join(store.rawDir, v.byPath.get(name)!.blob))).equals(Buffer.from(files[name])));
+    }
+    await check(store, 'from the raw files');
+    await store.close();
+    // After git repacks with deltas, the same ranges come whole through git instead.
+    await run('git', ['--git-dir', store.gitDir, 'repack', '-a', '-d', '-f', '--window=10', '--depth=10']);
+    const again = await Store.open(path.join(dir, 'store'), { blobCacheBytes: 64 << 10 });
+    try {
+      await check(again, 'after repack');
+    } finally {
+      await again.close();
+    }
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
