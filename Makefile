@@ -22,12 +22,12 @@ deps:
 	npm ci --no-audit --no-fund
 
 NATIVE := dist/lib/fs/native/modfs_fuse.node
-DIGEST := dist/lib/store/native/modfs_digest.node
-# Headers node installs beside itself: zlib.h and openssl/ for the zip digest, whose symbols
+INFLATE := dist/lib/store/native/modfs_inflate.node
+# Headers node installs beside itself: zlib.h and openssl/ for inflating and hashing, whose symbols
 # then resolve from the node binary itself (node exports its zlib and OpenSSL for addons).
 NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
 
-build: $(NATIVE) $(DIGEST)
+build: $(NATIVE) $(INFLATE)
 	npx tsc -p tsconfig.json
 
 # The FUSE binding is plain C against N-API (headers from node-api-headers) and libfuse 3:
@@ -38,11 +38,11 @@ $(NATIVE): lib/fs/native/fuse_lowlevel.c
 	  -DNODE_GYP_MODULE_NAME=modfs_fuse -DNAPI_VERSION=8 -I node_modules/node-api-headers/include \
 	  $$(pkg-config --cflags fuse3) $< $$(pkg-config --libs fuse3) -o $@
 
-$(DIGEST): lib/store/native/zip_digest.c
+$(INFLATE): lib/store/native/inflate_work.c
 	@test -f $(NODE_INCLUDE)/zlib.h -a -f $(NODE_INCLUDE)/openssl/sha.h || { echo "node's headers (zlib.h, openssl/) not found in $(NODE_INCLUDE)"; exit 1; }
 	mkdir -p $(dir $@)
 	gcc -O2 -Wall -Wextra -Wno-unused-parameter -shared -fPIC \
-	  -DNODE_GYP_MODULE_NAME=modfs_digest -DNAPI_VERSION=8 -I node_modules/node-api-headers/include -I $(NODE_INCLUDE) \
+	  -DNODE_GYP_MODULE_NAME=modfs_inflate -DNAPI_VERSION=8 -I node_modules/node-api-headers/include -I $(NODE_INCLUDE) \
 	  $< -o $@
 
 corpus: build

@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { LRUCache } from 'lru-cache';
 import { INLINE_ZLIB } from './object-files.js';
 import { PACK_INDEX_MAGIC } from './pack-format.js';
+import { inflateBinding, INFLATE_STATUS } from './native-inflate.js';
 
 const inflate = promisify(zlib.inflate);
 
@@ -138,6 +139,37 @@ async function parseEntry(buf: Buffer, pack: Pack, id: string): Promise<PackObje
   }
   if (data.length !== e.size) throw entryError(pack, id, `inflated to ${data.length} bytes, header says ${e.size}`);
   return { type: e.type, data };
+}
+
+/**
+ * The plain entries among `items` of one span read from the pack, inflated on pool threads
+ * (native-inflate.ts) into `out`; deltas stay null.
+ */
+async function inflateSpan(
+  buf: Buffer,
+  from: number,
+  items: { i: number; offset: number; end: number }[],
+  pack: Pack,
+  ids: string[],
+  out: (PackObject | null)[],
+): Promise<void> {
+  const plain: { i: number; e: PackEntry; data: Buffer }[] = [];
+  for (const it of items) {
+    const e = entryParts(buf.subarray(it.offset - from, it.end - from), pack, ids[it.i]);
+    if (e) plain.push({ i: it.i, e, data: Buffer.allocUnsafe(e.size) });
+  }
+  if (plain.length === 0) return;
+  const table = new Float64Array(plain.length * 2);
+  plain.forEach((p, k) => {
+    table[k * 2] = p.e.z.byteOffset - buf.byteOffset;
+    table[k * 2 + 1] = p.e.z.length;
+  });
+  const status = new Int32Array(plain.length);
+  await inflateBinding().inflateMany(buf, table, plain.map((p) => p.data), status);
+  plain.forEach((p, k) => {
+    if (status[k] !== 0) throw entryError(pack, ids[p.i], `inflate: ${INFLATE_STATUS[status[k]] ?? `status ${status[k]}`}`);
+    out[p.i] = { type: p.e.type, data: p.data };
+  });
 }
 
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -382,7 +414,7 @@ export class PackReader {
           await Promise.all(
             spans.map(async (sp) => {
               const buf = await this.readSpan(pack, h, sp.from, sp.to, ids[sp.items[0].i]);
-              for (const it of sp.items) out[it.i] = await parseEntry(buf.subarray(it.offset - sp.from, it.end - sp.from), pack, ids[it.i]);
+              await inflateSpan(buf, sp.from, sp.items, pack, ids, out);
             }),
           );
         } finally {

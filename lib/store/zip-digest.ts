@@ -1,8 +1,8 @@
-// Digests of deflated zip entries, computed by the native addon (native/zip_digest.c) on
+// Digests of deflated zip entries, computed by the native addon (native/inflate_work.c) on
 // libuv pool threads, a share of the entries on each: inflating and hashing a module's files
 // is most of an ingest, and in JavaScript it ran on the event loop, one core, behind the JIT.
-import { createRequire } from 'node:module';
 import os from 'node:os';
+import { inflateBinding } from './native-inflate.js';
 
 /** A deflated entry inside the zip buffer, and the size its header announces. */
 export interface DeflatedSpan {
@@ -26,22 +26,13 @@ export type EntryDigest =
     }
   | { ok: false; why: 'corrupt' | 'truncated' | 'too-large' | 'no-memory'; message: string; produced: number };
 
-interface Binding {
-  digest(zip: Buffer, table: Float64Array, out: Buffer): Promise<void>;
-  RECORD_BYTES: number;
-}
-
-let binding: Binding | undefined;
-// Built by `make build` from native/zip_digest.c next to this file's output.
-const native = (): Binding => (binding ??= createRequire(import.meta.url)('./native/modfs_digest.node') as Binding);
-
 const WHY = { 1: 'corrupt', 2: 'truncated', 3: 'too-large', 4: 'no-memory' } as const;
 // Below this many compressed bytes a second thread costs more than it saves.
 const SPLIT_BYTES = 256 << 10;
 
 /** Digests of the spans, in their order; `parts` pool threads share the work by compressed bytes. */
 export async function digestDeflated(zip: Buffer, spans: DeflatedSpan[], parts = Math.min(4, os.availableParallelism())): Promise<EntryDigest[]> {
-  const b = native();
+  const b = inflateBinding();
   const total = spans.reduce((n, s) => n + s.length, 0);
   const n = total < SPLIT_BYTES ? 1 : Math.max(1, Math.min(parts, spans.length));
   const ranges: Array<[number, number]> = [];

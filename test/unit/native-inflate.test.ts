@@ -1,10 +1,11 @@
-// The native zip digest against the same values computed with node's own zlib and crypto.
+// The native inflate work (lib/store/native/inflate_work.c) against node's own zlib and crypto.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { digestDeflated, type DeflatedSpan } from '../../lib/store/zip-digest.js';
 import { adler32 } from '../../lib/store/pack-format.js';
+import { inflateBinding } from '../../lib/store/native-inflate.js';
 
 function expected(content: Buffer) {
   return {
@@ -88,4 +89,32 @@ test('a cut stream is truncated, garbage is corrupt with zlib words, a short str
 
 test('spans outside the buffer are refused before any work starts', async () => {
   await assert.rejects(digestDeflated(Buffer.alloc(10), [{ start: 5, length: 6, size: 1 }]), /outside the zip/);
+});
+
+test('inflateMany fills each buffer exactly, and tells corrupt, cut, longer and shorter streams apart', async () => {
+  const a = Buffer.from('package a\n'.repeat(1000));
+  const b = randomBytes(100_000);
+  const za = zlib.deflateSync(a);
+  const zb = zlib.deflateSync(b);
+  const zEmpty = zlib.deflateSync(Buffer.alloc(0));
+  const badAdler = Buffer.from(za);
+  badAdler[badAdler.length - 1] ^= 1;
+  const src = Buffer.concat([za, zb, zEmpty, badAdler]);
+  const at = [0, za.length, za.length + zb.length, za.length + zb.length + zEmpty.length];
+  const cases: Array<[string, number, number, number, number]> = [
+    // name, start, length, output size, expected status
+    ['a', at[0], za.length, a.length, 0],
+    ['b', at[1], zb.length, b.length, 0],
+    ['empty', at[2], zEmpty.length, 0, 0],
+    ['bad adler-32', at[3], za.length, a.length, 1],
+    ['cut', at[1], zb.length - 50, b.length, 2],
+    ['longer than its size', at[0], za.length, a.length - 1, 3],
+    ['shorter than its size', at[0], za.length, a.length + 1, 4],
+    ['not zlib', at[1] + 100, 200, 10, 1],
+  ];
+  const outs = cases.map(([, , , size]) => Buffer.alloc(size));
+  const status = new Int32Array(cases.length);
+  await inflateBinding().inflateMany(src, Float64Array.from(cases.flatMap(([, s, l]) => [s, l])), outs, status);
+  cases.forEach(([name, , , , want], i) => assert.equal(status[i], want, name));
+  assert.ok(outs[0].equals(a) && outs[1].equals(b));
 });

@@ -1,0 +1,27 @@
+// The store's native addon (native/inflate_work.c): inflate and hash work on libuv pool
+// threads, so the event loop that answers the kernel never waits for zlib.
+import { createRequire } from 'node:module';
+
+export interface InflateBinding {
+  /** zip entries' raw deflate streams → one 128-byte digest record each (see zip-digest.ts) */
+  digest(zip: Buffer, table: Float64Array, out: Buffer): Promise<void>;
+  /** zlib streams at (start, length) of src, each inflated into outs[i] (exactly its size) */
+  inflateMany(src: Buffer, table: Float64Array, outs: Buffer[], status: Int32Array): Promise<void>;
+  RECORD_BYTES: number;
+}
+
+let binding: InflateBinding | undefined;
+
+// Built by `make build` from native/inflate_work.c next to this file's output.
+export function inflateBinding(): InflateBinding {
+  return (binding ??= createRequire(import.meta.url)('./native/modfs_inflate.node') as InflateBinding);
+}
+
+/** Why inflateMany refused an entry, by its status code. */
+export const INFLATE_STATUS: Record<number, string> = {
+  1: 'corrupt zlib stream',
+  2: 'zlib stream ends early',
+  3: 'inflates to more bytes than its header says',
+  4: 'inflates to fewer bytes than its header says',
+  5: 'out of memory',
+};

@@ -1,0 +1,340 @@
+// Inflate work on libuv pool threads, so the event loop that answers the kernel never waits
+// for zlib:
+// - digest(): a module zip's deflated entries, inflated in pieces that are hashed and then
+//   dropped. Per entry: git's blob id (SHA-1 over "blob <size>\0" + content), the SHA-256 the
+//   h1 dirhash needs, CRC-32 (checked against the zip) and Adler-32 (the pack entry's zlib
+//   trailer), and how far the deflate stream reached (the pack reuses those bytes).
+// - inflateMany(): pack entries' zlib streams, each into a buffer of the size its header gives.
+//
+// zlib and OpenSSL are node's own: compiled against the headers node installs, resolved from
+// the node binary when the addon loads, so there is nothing more to install or link.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <node_api.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+// One result record per entry; the layout is mirrored in zip-digest.ts.
+#define REC 128
+#define AT_STATUS 0
+#define AT_CRC 4
+#define AT_ADLER 8
+#define AT_CONSUMED 12
+#define AT_PRODUCED 16
+#define AT_SHA1 24
+#define AT_SHA256 44
+#define AT_MSG 76
+#define MSG_LEN (REC - AT_MSG)
+
+enum { ST_OK = 0, ST_DATA = 1, ST_TRUNCATED = 2, ST_TOO_LARGE = 3, ST_NOMEM = 4 };
+
+// Inflate output piece: large enough that per-piece hashing overhead is small, small enough
+// to stay in cache while the four digests run over it.
+#define PIECE (128 << 10)
+
+// What both calls share: a promise settled when the pool thread is done, and references that
+// keep the caller's buffers alive (and in place) until then.
+#define MAX_REFS 4
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref refs[MAX_REFS];
+  int nrefs;
+  const char *failure;  // set on the pool thread: reject with this
+  void (*release)(void *self);
+} work_t;
+
+static void settle(napi_env env, napi_status status, void *data) {
+  work_t *w = data;
+  if (status != napi_ok || w->failure) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, w->failure ? w->failure : "inflate work cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, w->deferred, err);
+  } else {
+    napi_value undef;
+    napi_get_undefined(env, &undef);
+    napi_resolve_deferred(env, w->deferred, undef);
+  }
+  for (int i = 0; i < w->nrefs; i++) napi_delete_reference(env, w->refs[i]);
+  napi_delete_async_work(env, w->work);
+  w->release(w);
+}
+
+// Queues `w` (the head of a larger job) to run `execute` on a pool thread; returns its promise.
+static napi_value queue_work(napi_env env, work_t *w, napi_value *keep, int nkeep, const char *name, napi_async_execute_callback execute) {
+  napi_value promise, label;
+  napi_create_promise(env, &w->deferred, &promise);
+  w->nrefs = nkeep;
+  for (int i = 0; i < nkeep; i++) napi_create_reference(env, keep[i], 1, &w->refs[i]);
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &label);
+  napi_create_async_work(env, NULL, label, execute, settle, w, &w->work);
+  napi_queue_async_work(env, w->work);
+  return promise;
+}
+
+typedef struct {
+  work_t w;
+  const uint8_t *zip;
+  size_t zip_len;
+  const double *table;  // per entry: start in zip, compressed length, announced size
+  uint8_t *out;
+  uint32_t count;
+} job_t;
+
+static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static void digest_one(const uint8_t *src, size_t len, uint64_t announced, uint8_t *rec, uint8_t *piece) {
+  memset(rec, 0, REC);
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
+    put_u32(rec + AT_STATUS, ST_NOMEM);
+    return;
+  }
+  SHA_CTX s1;
+  SHA256_CTX s2;
+  SHA1_Init(&s1);
+  SHA256_Init(&s2);
+  char head[32];
+  int hl = snprintf(head, sizeof head, "blob %llu", (unsigned long long)announced);
+  SHA1_Update(&s1, head, (size_t)hl + 1);  // with the NUL
+  uLong crc = crc32(0L, Z_NULL, 0);
+  uLong adler = adler32(0L, Z_NULL, 0);
+  uint64_t produced = 0;
+  uint32_t status = ST_OK;
+  z.next_in = (Bytef *)src;
+  z.avail_in = (uInt)len;  // the caller keeps len under 4 GiB (zips held in memory are small)
+  for (;;) {
+    z.next_out = piece;
+    z.avail_out = PIECE;
+    int r = inflate(&z, Z_NO_FLUSH);
+    size_t got = PIECE - z.avail_out;
+    if (r == Z_NEED_DICT || r == Z_DATA_ERROR || r == Z_STREAM_ERROR || r == Z_MEM_ERROR) {
+      status = r == Z_MEM_ERROR ? ST_NOMEM : ST_DATA;
+      if (z.msg) snprintf((char *)rec + AT_MSG, MSG_LEN, "%s", z.msg);
+      break;
+    }
+    if (got > 0) {
+      if (produced + got > announced) {
+        produced += got;
+        status = ST_TOO_LARGE;
+        break;
+      }
+      SHA1_Update(&s1, piece, got);
+      SHA256_Update(&s2, piece, got);
+      crc = crc32_z(crc, piece, got);
+      adler = adler32_z(adler, piece, got);
+      produced += got;
+    }
+    if (r == Z_STREAM_END) break;
+    if (r == Z_BUF_ERROR || (got == 0 && z.avail_in == 0)) {
+      status = ST_TRUNCATED;  // the input ran out before the stream's last block
+      break;
+    }
+  }
+  put_u32(rec + AT_STATUS, status);
+  put_u32(rec + AT_CRC, (uint32_t)crc);
+  put_u32(rec + AT_ADLER, (uint32_t)adler);
+  put_u32(rec + AT_CONSUMED, (uint32_t)(len - z.avail_in));
+  double p = (double)produced;
+  memcpy(rec + AT_PRODUCED, &p, 8);
+  if (status == ST_OK) {
+    SHA1_Final(rec + AT_SHA1, &s1);
+    SHA256_Final(rec + AT_SHA256, &s2);
+  }
+  inflateEnd(&z);
+}
+
+static void execute(napi_env env, void *data) {
+  job_t *j = data;
+  uint8_t *piece = malloc(PIECE);
+  if (!piece) {
+    j->w.failure = "zip digest: out of memory";
+    return;
+  }
+  for (uint32_t i = 0; i < j->count; i++) {
+    const double *t = j->table + (size_t)i * 3;
+    uint8_t *rec = j->out + (size_t)i * REC;
+    // Bounds were checked on the event loop; checked again here, since a bad span would read
+    // outside the buffer.
+    if (t[0] < 0 || t[1] < 0 || t[0] + t[1] > (double)j->zip_len) {
+      memset(rec, 0, REC);
+      put_u32(rec + AT_STATUS, ST_DATA);
+      snprintf((char *)rec + AT_MSG, MSG_LEN, "entry outside the zip");
+      continue;
+    }
+    digest_one(j->zip + (size_t)t[0], (size_t)t[1], (uint64_t)t[2], rec, piece);
+  }
+  free(piece);
+}
+
+static napi_value fail(napi_env env, const char *why) {
+  napi_throw_type_error(env, NULL, why);
+  return NULL;
+}
+
+// digest(zip: Buffer, table: Float64Array (3 per entry), out: Buffer (128 bytes per entry)):
+// Promise<void>, fulfilled once every record of `out` is written.
+static napi_value js_digest(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return fail(env, "digest(zip, table, out)");
+  bool is_buf = false;
+  void *zip = NULL, *out = NULL, *table = NULL;
+  size_t zip_len = 0, out_len = 0, table_len = 0;
+  napi_is_buffer(env, argv[0], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[0], &zip, &zip_len) != napi_ok) return fail(env, "zip must be a Buffer");
+  napi_typedarray_type tt;
+  napi_value ab;
+  size_t off;
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, argv[1], &tt, &table_len, &table, &ab, &off) != napi_ok || tt != napi_float64_array || table_len % 3 != 0)
+    return fail(env, "table must be a Float64Array of (start, length, size) triples");
+  napi_is_buffer(env, argv[2], &is_buf);
+  if (!is_buf || napi_get_buffer_info(env, argv[2], &out, &out_len) != napi_ok) return fail(env, "out must be a Buffer");
+  uint32_t count = (uint32_t)(table_len / 3);
+  if (out_len < (size_t)count * REC) return fail(env, "out is too small for the table");
+  const double *t = table;
+  for (uint32_t i = 0; i < count; i++) {
+    if (!(t[i * 3] >= 0 && t[i * 3 + 1] >= 0 && t[i * 3] + t[i * 3 + 1] <= (double)zip_len && t[i * 3 + 1] < 4294967296.0 && t[i * 3 + 2] >= 0))
+      return fail(env, "table entry outside the zip");
+  }
+  job_t *j = calloc(1, sizeof *j);
+  if (!j) return fail(env, "out of memory");
+  j->zip = zip;
+  j->zip_len = zip_len;
+  j->table = table;
+  j->out = out;
+  j->count = count;
+  j->w.release = free;
+  return queue_work(env, &j->w, argv, 3, "modfs:zip-digest", execute);
+}
+
+// ---- inflateMany -----------------------------------------------------------------------
+
+enum { IN_OK = 0, IN_CORRUPT = 1, IN_TRUNCATED = 2, IN_TOO_LONG = 3, IN_TOO_SHORT = 4, IN_NOMEM = 5 };
+
+typedef struct {
+  work_t w;
+  const uint8_t *src;
+  const double *table;  // per entry: start in src, length
+  uint8_t **out;
+  size_t *out_len;
+  int32_t *status;
+  uint32_t count;
+} many_t;
+
+static int32_t inflate_exact(const uint8_t *src, size_t len, uint8_t *out, size_t out_len) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit(&z) != Z_OK) return IN_NOMEM;
+  uint8_t none;
+  if (!out) out = &none;  // an empty buffer may have no address; zlib refuses a NULL next_out
+  z.next_in = (Bytef *)src;
+  z.avail_in = (uInt)len;
+  z.next_out = out;
+  z.avail_out = (uInt)out_len;
+  int r = inflate(&z, Z_FINISH);
+  int32_t st;
+  if (r == Z_STREAM_END) st = z.avail_out == 0 ? IN_OK : IN_TOO_SHORT;
+  else if (r == Z_BUF_ERROR && z.avail_out == 0) {
+    // Full, but the stream goes on: one more byte tells a longer stream from a missing trailer.
+    uint8_t extra;
+    z.next_out = &extra;
+    z.avail_out = 1;
+    r = inflate(&z, Z_FINISH);
+    st = r == Z_STREAM_END && z.avail_out == 1 ? IN_OK : (r == Z_OK || r == Z_STREAM_END || z.avail_out == 0) ? IN_TOO_LONG : r == Z_BUF_ERROR ? IN_TRUNCATED : IN_CORRUPT;
+  } else st = r == Z_BUF_ERROR ? IN_TRUNCATED : r == Z_MEM_ERROR ? IN_NOMEM : IN_CORRUPT;
+  inflateEnd(&z);
+  return st;
+}
+
+static void many_execute(napi_env env, void *data) {
+  many_t *m = data;
+  for (uint32_t i = 0; i < m->count; i++)
+    m->status[i] = inflate_exact(m->src + (size_t)m->table[i * 2], (size_t)m->table[i * 2 + 1], m->out[i], m->out_len[i]);
+}
+
+static void many_release(void *self) {
+  many_t *m = self;
+  free(m->out);
+  free(m->out_len);
+  free(m);
+}
+
+// inflateMany(src: Buffer, table: Float64Array (start, length) pairs, outs: Buffer[],
+// status: Int32Array): Promise<void>. Entry i inflates into outs[i], which must be exactly its
+// size; status[i] is 0, or why it is not (corrupt, truncated, too long, too short, no memory).
+static napi_value js_inflate_many(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return fail(env, "inflateMany(src, table, outs, status)");
+  bool ok = false;
+  void *src = NULL, *table = NULL, *status = NULL;
+  size_t src_len = 0, table_len = 0, status_len = 0, off;
+  napi_typedarray_type tt;
+  napi_value ab;
+  napi_is_buffer(env, argv[0], &ok);
+  if (!ok || napi_get_buffer_info(env, argv[0], &src, &src_len) != napi_ok) return fail(env, "src must be a Buffer");
+  napi_is_typedarray(env, argv[1], &ok);
+  if (!ok || napi_get_typedarray_info(env, argv[1], &tt, &table_len, &table, &ab, &off) != napi_ok || tt != napi_float64_array || table_len % 2 != 0)
+    return fail(env, "table must be a Float64Array of (start, length) pairs");
+  uint32_t count = (uint32_t)(table_len / 2), outs_len = 0;
+  napi_is_array(env, argv[2], &ok);
+  if (!ok || napi_get_array_length(env, argv[2], &outs_len) != napi_ok || outs_len != count) return fail(env, "outs must be an array of one Buffer per entry");
+  napi_is_typedarray(env, argv[3], &ok);
+  if (!ok || napi_get_typedarray_info(env, argv[3], &tt, &status_len, &status, &ab, &off) != napi_ok || tt != napi_int32_array || status_len != count)
+    return fail(env, "status must be an Int32Array of one slot per entry");
+  const double *t = table;
+  for (uint32_t i = 0; i < count; i++) {
+    if (!(t[i * 2] >= 0 && t[i * 2 + 1] >= 0 && t[i * 2] + t[i * 2 + 1] <= (double)src_len && t[i * 2 + 1] < 4294967296.0)) return fail(env, "table entry outside src");
+  }
+  many_t *m = calloc(1, sizeof *m);
+  uint8_t **outp = calloc(count ? count : 1, sizeof *outp);
+  size_t *outl = calloc(count ? count : 1, sizeof *outl);
+  if (!m || !outp || !outl) {
+    free(m);
+    free(outp);
+    free(outl);
+    return fail(env, "out of memory");
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value b;
+    void *p = NULL;
+    bool isb = false;
+    if (napi_get_element(env, argv[2], i, &b) != napi_ok || napi_is_buffer(env, b, &isb) != napi_ok || !isb || napi_get_buffer_info(env, b, &p, &outl[i]) != napi_ok || outl[i] >= 4294967296.0) {
+      free(m);
+      free(outp);
+      free(outl);
+      return fail(env, "outs must hold Buffers under 4 GiB");
+    }
+    outp[i] = p;
+  }
+  m->src = src;
+  m->table = table;
+  m->out = outp;
+  m->out_len = outl;
+  m->status = status;
+  m->count = count;
+  m->w.release = many_release;
+  return queue_work(env, &m->w, argv, 4, "modfs:inflate-many", many_execute);
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
+      {"inflateMany", NULL, js_inflate_many, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, 2, props);
+  napi_value v;
+  napi_create_uint32(env, REC, &v);
+  napi_set_named_property(env, exports, "RECORD_BYTES", v);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
