@@ -330,7 +330,7 @@ export class LowlevelMount {
         fit.push({ name: names[i], path: path === '/' ? '/' + names[i] : path + '/' + names[i], nameLen });
       }
       // Attributes where they are cheap and fixed: for the d_type, and for readdirplus.
-      const attrs: (Attr | null)[] = immutable ? await Promise.all(fit.map((e) => this.ops.getattr(e.path).catch(() => null))) : fit.map(() => null);
+      const attrs: (Attr | null)[] = immutable ? await this.ops.childAttrs(path, fit.map((e) => e.name)) : fit.map(() => null);
       const out = Buffer.alloc(used);
       let at = 0;
       fit.forEach((e, k) => {

@@ -139,6 +139,24 @@ export class Operations {
     }
   }
 
+  /**
+   * Attributes of several children of one directory (a readdirplus page), null where a
+   * child has none. Inside a version the version is looked up once for all of them.
+   */
+  async childAttrs(dir: string, names: string[]): Promise<(Attr | null)[]> {
+    const n = resolvePath(dir);
+    const join = (name: string) => (dir === '/' ? '/' + name : dir + '/' + name);
+    if (n.kind !== 'module-entry') return Promise.all(names.map((name) => this.getattr(join(name)).catch(() => null)));
+    const v = await this.guard(() => this.fetcher.version(n.module, n.version)).catch(() => null);
+    if (!v) return names.map(() => null);
+    const base = n.rel === '' ? '' : n.rel + '/';
+    return names.map((name) => {
+      const f = v.byPath.get(base + name);
+      if (f) return fileAttr(f.size, v.time);
+      return v.dirs.has(base + name) ? dirAttr(v.time) : null;
+    });
+  }
+
   /** Bytes of .mod/.info/.ziphash; null for .zip, which is served by ranges. */
   private async versionFileBytes(module: string, version: string, ext: string): Promise<Buffer | null> {
     switch (ext) {
