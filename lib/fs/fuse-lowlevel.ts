@@ -6,18 +6,26 @@ import os from 'node:os';
 import { FsError, type Attr, type Operations } from './operations.js';
 
 interface Binding {
-  mount(mountpoint: string, options: string, debug: boolean, onRequests: (f: Float64Array, names: (string | undefined)[], n: number) => void): Session;
+  mount(
+    mountpoint: string,
+    options: string,
+    debug: boolean,
+    onRequests: (f: Float64Array, names: (string | undefined)[], n: number) => void,
+    absentTimeout: number,
+  ): Session;
   replyEntry(s: Session, id: number, ino: number, mode: number, size: number, mtimeMs: number, nlink: number, entryTimeout: number, attrTimeout: number): void;
   replyAttr(s: Session, id: number, ino: number, mode: number, size: number, mtimeMs: number, nlink: number, attrTimeout: number): void;
   replyBuf(s: Session, id: number, buf: Buffer, length: number): void;
   replyErr(s: Session, id: number, errno: number): void;
   notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number): boolean;
   stored(s: Session): number;
+  absentAnswered(s: Session): number;
   stopStore(s: Session): boolean;
   trimMemory(): boolean;
   unmount(s: Session): void;
   destroy(s: Session): void;
   VOLATILE_BIT: number;
+  NO_GOMOD_BIT: number;
 }
 type Session = { readonly __session: unique symbol };
 
@@ -118,7 +126,9 @@ export class LowlevelMount {
     this.byPath.set('/', root);
     // `ro` makes the kernel refuse every write with EROFS before asking us.
     const options = ['ro', 'fsname=modfs', 'subtype=modfs', 'default_permissions', ...(opts.allowOther ? ['allow_other'] : [])];
-    this.session = this.b.mount(mountpoint, options.join(','), !!opts.debug, (f, names, n) => this.onRequests(f, names, n));
+    // Lookups of names that cannot exist (go.mod below a version's root, download locks)
+    // are answered in C: go asks for a go.mod in every directory it indexes.
+    this.session = this.b.mount(mountpoint, options.join(','), !!opts.debug, (f, names, n) => this.onRequests(f, names, n), this.entryTimeout);
     // Ingest and reads free many short-lived buffers, which glibc keeps in its arenas: after
     // the corpus's 52 versions were ingested, one malloc_trim gave back 35 MB of the resident
     // set. A trim takes 0.03-3 ms on a pool thread; an idle mount never does one.
@@ -133,9 +143,12 @@ export class LowlevelMount {
         : null;
   }
 
-  /** Kernel requests answered, by kind; files the kernel took into its page cache ahead of a read; memory trims started. */
-  get counts(): LowlevelMount['requests'] & { prefetched: number; trims: number } {
-    return { ...this.requests, prefetched: this.b.stored(this.session), trims: this.trims };
+  /**
+   * Kernel requests answered here, by kind; lookups of names that cannot exist, answered in C;
+   * files the kernel took into its page cache ahead of a read; memory trims started.
+   */
+  get counts(): LowlevelMount['requests'] & { absent: number; prefetched: number; trims: number } {
+    return { ...this.requests, absent: this.b.absentAnswered(this.session), prefetched: this.b.stored(this.session), trims: this.trims };
   }
 
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
@@ -216,10 +229,12 @@ export class LowlevelMount {
 
   // ---- inodes ----
 
-  private inodeFor(path: string): Inode {
+  private inodeFor(path: string, mode: number): Inode {
     let node = this.byPath.get(path);
     if (!node) {
-      const ino = this.nextIno++ + (this.ops.isVolatile(path) ? this.b.VOLATILE_BIT : 0);
+      const dir = (mode & 0o170000) === 0o040000;
+      const bits = this.ops.isVolatile(path) ? this.b.VOLATILE_BIT : dir && this.ops.isBelowVersionRoot(path) ? this.b.NO_GOMOD_BIT : 0;
+      const ino = this.nextIno++ + bits;
       node = { ino, path, nlookup: 0 };
       this.byPath.set(path, node);
       this.byIno.set(ino, node);
@@ -274,7 +289,7 @@ export class LowlevelMount {
     this.ops.getattr(path).then(
       (a) => {
         if (!this.pending.delete(id)) return;
-        const node = this.inodeFor(path);
+        const node = this.inodeFor(path, a.mode);
         node.nlookup++;
         const [entry, attr] = this.timeouts(node.ino, a.mode);
         this.b.replyEntry(this.session, id, node.ino, a.mode, a.size, a.mtime.getTime(), a.nlink, entry, attr);
@@ -339,7 +354,7 @@ export class LowlevelMount {
         const type = a ? (a.mode & 0o170000) >> 12 : isDir === true ? DT_DIR : isDir === false ? DT_REG : DT_UNKNOWN;
         let dino = this.byPath.get(e.path)?.ino ?? UNKNOWN_INO;
         if (plus && a) {
-          const node = this.inodeFor(e.path);
+          const node = this.inodeFor(e.path, a.mode);
           node.nlookup++;
           dino = node.ino;
           const [entry, attr] = this.timeouts(node.ino, a.mode);

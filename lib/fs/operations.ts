@@ -89,6 +89,12 @@ export class Operations {
     }
   }
 
+  /** Whether a path lies inside a version below its root (where the zip rules leave no go.mod). */
+  isBelowVersionRoot(path: string): boolean {
+    const n = resolvePath(path);
+    return n.kind === 'module-entry' && n.rel !== '';
+  }
+
   /** Whether a path names a directory, when the name alone tells; undefined when it does not. */
   isDirectoryName(path: string): boolean | undefined {
     const n = resolvePath(path);

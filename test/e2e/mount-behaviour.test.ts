@@ -259,3 +259,24 @@ test('a mount that has served requests hands freed memory back; one left idle do
     assert.ok(trims(busy) >= 1, busy.stderr());
   });
 });
+
+test('names that cannot exist (go.mod below a version root, download locks) are answered in C, once, and the rest still by the store', async () => {
+  const mnt7 = path.join(work, 'mnt7');
+  await fsp.mkdir(mnt7);
+  const V = 'example.com/unicode@v1.0.0';
+  const absent = (m: ModfsProcess) => Number(/\+ (\d+) lookups of names that cannot exist/.exec(m.stderr())?.[1]);
+  await withModfs(mnt7, ['--store', path.join(work, 'store7'), '--upstream', up.url, '--log-level', 'info'], async (m) => {
+    const missing = async (p: string) => assert.equal(await fsp.stat(p).then(() => 'exists', (e: NodeJS.ErrnoException) => e.code), 'ENOENT', p);
+    for (let i = 0; i < 2; i++) {
+      await missing(path.join(mnt7, V, 'données', 'go.mod'));
+      await missing(path.join(mnt7, 'cache/download/example.com/unicode/@v/v1.0.0.partial'));
+      // The version root has its go.mod, and other names below the root are the store's to answer.
+      assert.match(await catFile(path.join(mnt7, V, 'go.mod')), /^module example.com\/unicode/);
+      await missing(path.join(mnt7, V, 'données', 'go.sum'));
+      assert.ok((await fsp.stat(path.join(mnt7, V, 'données', 'é.txt'))).isFile());
+    }
+    assert.equal(await m.stop('SIGTERM'), 0);
+    // Two names, each asked once: the kernel keeps the negative answer.
+    assert.equal(absent(m), 2, m.stderr());
+  });
+});

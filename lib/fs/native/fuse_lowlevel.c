@@ -25,6 +25,9 @@ enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLU
 // Inode numbers with this bit name nodes whose content or listing can change (the root,
 // prefixes, list files): no page or readdir cache is kept for them across opens.
 #define VOLATILE_BIT (1ULL << 40)
+// Set by JS on directories inside a version below its root: the zip rules leave no go.mod
+// there (a nested module is not part of the zip), and go asks for one in every directory.
+#define NO_GOMOD_BIT (1ULL << 39)
 #define SLOT_BITS 22
 
 typedef struct {
@@ -73,6 +76,8 @@ typedef struct {
   uint32_t nfree;
   uid_t uid;
   gid_t gid;
+  double absent_timeout;       // seconds; 0: every lookup goes to JS
+  uint64_t absent_answered;    // lookups answered by surely_absent()
 } session_t;
 
 // ---- queue (loop thread → JS thread) ---------------------------------------------------
@@ -168,8 +173,33 @@ static void ll_init(void *ud, struct fuse_conn_info *c) {
   c->want &= ~(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 }
 
+static int ends_with(const char *s, size_t n, const char *suffix) {
+  size_t k = strlen(suffix);
+  return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+// Names that cannot exist, answered here: go.mod below a version's root, and the lock and
+// temporary files the go command makes while downloading, which never exist outside a
+// version (the namespace refuses them there). The answer never changes, so the kernel keeps
+// it as long as any entry.
+static int surely_absent(fuse_ino_t parent, const char *name) {
+  if ((parent & NO_GOMOD_BIT) && !(parent & VOLATILE_BIT)) return strcmp(name, "go.mod") == 0;
+  if (!(parent & VOLATILE_BIT)) return 0;
+  size_t n = strlen(name);
+  return ends_with(name, n, ".lock") || ends_with(name, n, ".partial") || ends_with(name, n, ".tmp");
+}
+
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
-  enqueue(fuse_req_userdata(req), req, OP_LOOKUP, parent, 0, 0, name);
+  session_t *s = fuse_req_userdata(req);
+  if (s->absent_timeout > 0 && surely_absent(parent, name)) {
+    struct fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.entry_timeout = s->absent_timeout;
+    __atomic_add_fetch(&s->absent_answered, 1, __ATOMIC_RELAXED);
+    fuse_reply_entry(req, &e);
+    return;
+  }
+  enqueue(s, req, OP_LOOKUP, parent, 0, 0, name);
 }
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -377,13 +407,15 @@ static char *get_string(napi_env env, napi_value v) {
 
 // mount(mountpoint, options, debug, onRequests) → session
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], result;
+  size_t argc = 5;
+  napi_value argv[5], result;
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 4) {
-    napi_throw_type_error(env, NULL, "mount(mountpoint, options, debug, onRequests)");
+    napi_throw_type_error(env, NULL, "mount(mountpoint, options, debug, onRequests, absentTimeout?)");
     return NULL;
   }
+  double absent_timeout = 0;
+  if (argc >= 5) napi_get_value_double(env, argv[4], &absent_timeout);
   bool debug = false;
   napi_get_value_bool(env, argv[2], &debug);
   char *mnt = get_string(env, argv[0]);
@@ -398,6 +430,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   pthread_cond_init(&s->store_cond, NULL);
   s->uid = getuid();
   s->gid = getgid();
+  s->absent_timeout = absent_timeout;
   char *args_v[] = {"modfs", "-o", opts, debug ? "-d" : NULL, NULL};
   struct fuse_args args = FUSE_ARGS_INIT(debug ? 4 : 3, args_v);
   const char *why = NULL;
@@ -593,6 +626,14 @@ static napi_value js_stored(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// absentAnswered(s) → lookups of names that cannot exist, answered without JS.
+static napi_value js_absent_answered(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  napi_value out;
+  napi_create_double(env, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED), &out);
+  return out;
+}
+
 // stopStore(s) → whether the page-cache thread has stopped. The first call asks it to stop
 // and drops what is queued; a push in progress may wait on a page lock that only an answer
 // from the JS thread releases, so the caller keeps answering and asks again.
@@ -676,6 +717,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
       {"notifyStore", NULL, js_notify_store, NULL, NULL, NULL, napi_default, NULL},
       {"stored", NULL, js_stored, NULL, NULL, NULL, napi_default, NULL},
+      {"absentAnswered", NULL, js_absent_answered, NULL, NULL, NULL, napi_default, NULL},
       {"stopStore", NULL, js_stop_store, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
@@ -685,6 +727,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_value v;
   napi_create_double(env, (double)VOLATILE_BIT, &v);
   napi_set_named_property(env, exports, "VOLATILE_BIT", v);
+  napi_create_double(env, (double)NO_GOMOD_BIT, &v);
+  napi_set_named_property(env, exports, "NO_GOMOD_BIT", v);
   return exports;
 }
 
