@@ -3,7 +3,7 @@
 // Requests arrive in batches; every one is answered exactly once, asynchronously.
 import { createRequire } from 'node:module';
 import os from 'node:os';
-import { FsError, type Attr, type Operations } from './operations.js';
+import { FsError, type Attr, type FileRef, type Operations } from './operations.js';
 
 interface Binding {
   mount(
@@ -82,7 +82,7 @@ const PREFETCH_BATCH_BYTES = 512 << 10;
 interface PrefetchJob {
   ino: number;
   path: string;
-  size: number;
+  file: FileRef;
 }
 
 export class LowlevelMount {
@@ -345,7 +345,8 @@ export class LowlevelMount {
         fit.push({ name: names[i], path: path === '/' ? '/' + names[i] : path + '/' + names[i], nameLen });
       }
       // Attributes where they are cheap and fixed: for the d_type, and for readdirplus.
-      const attrs: (Attr | null)[] = immutable ? await this.ops.childAttrs(path, fit.map((e) => e.name)) : fit.map(() => null);
+      const kids = immutable ? await this.ops.childEntries(path, fit.map((e) => e.name)) : fit.map(() => null);
+      const attrs = kids.map((k) => k?.attr ?? null);
       const out = Buffer.alloc(used);
       let at = 0;
       fit.forEach((e, k) => {
@@ -370,7 +371,7 @@ export class LowlevelMount {
       });
       if (!this.pending.delete(id)) return;
       this.b.replyBuf(this.session, id, out, out.length);
-      if (plus && immutable) this.prefetch(fit.map((e, k) => [e.path, attrs[k]] as const));
+      if (plus && immutable) this.prefetch(fit.map((e, k) => [e.path, kids[k]] as const));
     })().catch((err) => this.fail(id, path, err));
   }
 
@@ -380,7 +381,7 @@ export class LowlevelMount {
    * the small files into the page cache now turns those reads into cache hits instead of a
    * request round trip each. Bounded: a fixed number of reads in flight, a capped queue.
    */
-  private prefetch(entries: readonly (readonly [string, Attr | null])[]): void {
+  private prefetch(entries: readonly (readonly [string, { attr: Attr; file: FileRef | null } | null])[]): void {
     const max = this.opts.prefetchMaxBytes ?? 256 << 10;
     let batch: PrefetchJob[] = [];
     let bytes = 0;
@@ -389,13 +390,14 @@ export class LowlevelMount {
       batch = [];
       bytes = 0;
     };
-    for (const [path, a] of entries) {
-      if (!a || (a.mode & 0o170000) !== 0o100000 || a.size === 0 || a.size > max) continue;
+    for (const [path, kid] of entries) {
+      const file = kid?.file;
+      if (!file || file.size === 0 || file.size > max) continue;
       if (this.prefetchQueue.length >= PREFETCH_QUEUE) break;
       const node = this.byPath.get(path);
       if (!node) continue;
-      batch.push({ ino: node.ino, path, size: a.size });
-      bytes += a.size;
+      batch.push({ ino: node.ino, path, file });
+      bytes += file.size;
       if (bytes >= PREFETCH_BATCH_BYTES) flush();
     }
     flush();
@@ -409,7 +411,7 @@ export class LowlevelMount {
       if (!jobs.length) continue;
       this.prefetching++;
       this.ops
-        .readWholeFiles(jobs.map((j) => j.path))
+        .readFiles(jobs.map((j) => j.file))
         .then((bufs) =>
           bufs.forEach((b, k) => {
             // a file that fails now fails again, with its errno, when it is read

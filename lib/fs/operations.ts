@@ -19,6 +19,9 @@ export class FsError extends Error {
   }
 }
 
+/** A file stored inside a version, as a directory listing hands it to prefetch. */
+export type FileRef = StoredFile;
+
 export interface Attr {
   mode: number;
   size: number;
@@ -146,21 +149,33 @@ export class Operations {
   }
 
   /**
-   * Attributes of several children of one directory (a readdirplus page), null where a
-   * child has none. Inside a version the version is looked up once for all of them.
+   * Attributes of several children of one directory (a readdirplus page), null where a child
+   * has none, and for files inside a version the stored file, for reading them without
+   * resolving each path again. Inside a version the version is looked up once for all.
    */
-  async childAttrs(dir: string, names: string[]): Promise<(Attr | null)[]> {
+  async childEntries(dir: string, names: string[]): Promise<Array<{ attr: Attr; file: FileRef | null } | null>> {
     const n = resolvePath(dir);
     const join = (name: string) => (dir === '/' ? '/' + name : dir + '/' + name);
-    if (n.kind !== 'module-entry') return Promise.all(names.map((name) => this.getattr(join(name)).catch(() => null)));
+    if (n.kind !== 'module-entry') {
+      return Promise.all(names.map((name) => this.getattr(join(name)).then((attr) => ({ attr, file: null }), () => null)));
+    }
     const v = await this.guard(() => this.fetcher.version(n.module, n.version)).catch(() => null);
     if (!v) return names.map(() => null);
     const base = n.rel === '' ? '' : n.rel + '/';
     return names.map((name) => {
       const f = v.byPath.get(base + name);
-      if (f) return fileAttr(f.size, v.time);
-      return v.dirs.has(base + name) ? dirAttr(v.time) : null;
+      if (f) return { attr: fileAttr(f.size, v.time), file: f };
+      return v.dirs.has(base + name) ? { attr: dirAttr(v.time), file: null } : null;
     });
+  }
+
+  /**
+   * Whole contents of several stored files, read together (neighbouring files lie side by
+   * side in the store); all null when the read fails (for prefetch: a read on demand then
+   * reports why).
+   */
+  async readFiles(files: FileRef[]): Promise<(Buffer | null)[]> {
+    return this.store.readFileSlices(files.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size }))).catch(() => files.map(() => null));
   }
 
   /** Bytes of .mod/.info/.ziphash; null for .zip, which is served by ranges. */
@@ -286,26 +301,6 @@ export class Operations {
       if (t.kind !== 'bytes' || t.immutable) this.targets.set(path, t);
     }
     return t;
-  }
-
-  /**
-   * Whole contents of several files inside versions, read together (neighbouring files lie
-   * side by side in the store); null for a path that is not such a file, and for all when
-   * the read fails (for prefetch: a read on demand then reports why).
-   */
-  async readWholeFiles(paths: string[]): Promise<(Buffer | null)[]> {
-    const files = await Promise.all(
-      paths.map(async (path) => {
-        const n = this.resolve(path);
-        if (n.kind !== 'module-entry') return null;
-        const t = await this.targetOf(path, n).catch(() => null);
-        return t?.kind === 'file' ? t.file : null;
-      }),
-    );
-    const want = files.filter((f): f is NonNullable<typeof f> => f !== null);
-    const got = await this.store.readFileSlices(want.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size }))).catch(() => null);
-    let k = 0;
-    return files.map((f) => (f && got ? got[k++] : null));
   }
 
   private async target(n: Node, path: string): Promise<Target> {
