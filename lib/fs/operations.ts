@@ -175,7 +175,13 @@ export class Operations {
    * reports why).
    */
   async readFiles(files: FileRef[]): Promise<(Buffer | null)[]> {
-    return this.store.readFileSlices(files.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size }))).catch(() => files.map(() => null));
+    // Bound for the page cache: keeping them here too would only push out what reads need.
+    return this.store
+      .readFileSlices(
+        files.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size })),
+        { cache: false },
+      )
+      .catch(() => files.map(() => null));
   }
 
   /** Bytes of .mod/.info/.ziphash; null for .zip, which is served by ranges. */

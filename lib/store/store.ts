@@ -44,6 +44,11 @@ export interface StoredVersion {
   zip: ZipLayout;
 }
 
+export interface ReadOptions {
+  /** false: do not keep what is read in the memory cache (content that goes to the page cache) */
+  cache?: boolean;
+}
+
 export interface StoreOptions {
   /** bytes of file content kept in memory */
   blobCacheBytes?: number;
@@ -226,7 +231,7 @@ export class Store {
    * synthetic zip, a listed directory): misses of the memory cache that lie together in a
    * pack cost one read. Anything the batch cannot serve goes the one-by-one way.
    */
-  async readBlobs(ids: string[]): Promise<Buffer[]> {
+  async readBlobs(ids: string[], opts: ReadOptions = {}): Promise<Buffer[]> {
     const out: (Buffer | undefined)[] = ids.map((id) => this.blobs.get(id));
     const miss = ids.filter((_, i) => !out[i]);
     if (miss.length > 1) {
@@ -238,7 +243,7 @@ export class Store {
       });
       ids.forEach((id, i) => {
         const b = out[i] ?? byId.get(id);
-        if (b && !out[i]) this.blobs.set(id, b);
+        if (b && !out[i] && opts.cache !== false) this.blobs.set(id, b);
         out[i] = b;
       });
     }
@@ -246,10 +251,10 @@ export class Store {
   }
 
   /** Slices of several files' content: small ones read together, large ones by range. */
-  async readFileSlices(slices: { blob: string; size: number; start: number; end: number }[]): Promise<Buffer[]> {
+  async readFileSlices(slices: { blob: string; size: number; start: number; end: number }[], opts: ReadOptions = {}): Promise<Buffer[]> {
     const small = slices.filter((x) => x.size <= this.blobs.maxEntrySize);
     const whole = new Map<string, Buffer>();
-    const got = await this.readBlobs(small.map((x) => x.blob));
+    const got = await this.readBlobs(small.map((x) => x.blob), opts);
     small.forEach((x, k) => whole.set(x.blob, got[k]));
     return Promise.all(
       slices.map((x) => {
