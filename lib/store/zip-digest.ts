@@ -50,7 +50,11 @@ export async function digestDeflated(zip: Buffer, spans: DeflatedSpan[], parts =
   const outs = await Promise.all(
     ranges.map(async ([lo, hi]) => {
       const table = new Float64Array((hi - lo) * 3);
-      for (let i = lo; i < hi; i++) table.set([spans[i].start, spans[i].length, spans[i].size], (i - lo) * 3);
+      for (let i = lo, k = 0; i < hi; i++, k += 3) {
+        table[k] = spans[i].start;
+        table[k + 1] = spans[i].length;
+        table[k + 2] = spans[i].size;
+      }
       const out = Buffer.alloc((hi - lo) * R);
       if (hi > lo) await b.digest(zip, table, out);
       return out;
@@ -74,7 +78,7 @@ export async function digestDeflated(zip: Buffer, spans: DeflatedSpan[], parts =
         adler32: out.readUInt32LE(at + 8),
         consumed: out.readUInt32LE(at + 12),
         sha1: out.toString('hex', at + 24, at + 44),
-        sha256: Buffer.from(out.subarray(at + 44, at + 76)),
+        sha256: out.subarray(at + 44, at + 76),
       });
     }
   }
