@@ -12,7 +12,7 @@ import { goEnvFor, writeProgram } from '../test/support/program.js';
 import { escapePath, escapeVersion } from '../lib/gomod/escape.js';
 
 const run = promisify(execFile);
-const RUNS = Number(process.env.MODFS_BENCH_RUNS ?? 3);
+const RUNS = Number(process.env.MODFS_BENCH_RUNS ?? 5);
 const LARGEST = 'github.com/snapcore/snapd';
 
 interface Row {
