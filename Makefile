@@ -25,7 +25,8 @@ NATIVE := dist/lib/fs/native/modfs_fuse.node
 INFLATE := dist/lib/store/native/modfs_inflate.node
 # Headers node installs beside itself: zlib.h and openssl/ for inflating and hashing, whose symbols
 # then resolve from the node binary itself (node exports its zlib and OpenSSL for addons).
-NODE_INCLUDE := $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
+# (`=`, not `:=`: asked only when the addon is built, not at every make.)
+NODE_INCLUDE = $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
 
 build: $(NATIVE) $(INFLATE)
 	npx tsc -p tsconfig.json

@@ -242,8 +242,8 @@ export class LowlevelMount {
   private inodeFor(path: string, mode: number): Inode {
     let node = this.byPath.get(path);
     if (!node) {
-      const dir = (mode & 0o170000) === 0o040000;
-      const bits = this.ops.isVolatile(path) ? this.b.VOLATILE_BIT : dir && this.ops.isBelowVersionRoot(path) ? this.b.NO_GOMOD_BIT : 0;
+      const kind = this.ops.inodeClass(path, (mode & 0o170000) === 0o040000);
+      const bits = kind === 'volatile' ? this.b.VOLATILE_BIT : kind === 'no-go-mod' ? this.b.NO_GOMOD_BIT : 0;
       const ino = this.nextIno++ + bits;
       node = { ino, path, nlookup: 0 };
       this.byPath.set(path, node);

@@ -41,6 +41,13 @@ const EPOCH = new Date(0);
 const dirAttr = (mtime = EPOCH): Attr => ({ mode: DIR_MODE, size: 4096, mtime, nlink: 2 });
 const fileAttr = (size: number, mtime: Date): Attr => ({ mode: FILE_MODE, size, mtime, nlink: 1 });
 
+/** Attributes of a file or directory inside a stored version; null when there is none. */
+function entryAttr(v: StoredVersion, rel: string): Attr | null {
+  const f = v.byPath.get(rel);
+  if (f) return fileAttr(f.size, v.time);
+  return v.dirs.has(rel) ? dirAttr(v.time) : null;
+}
+
 export interface OperationsOptions {
   log?: (line: string) => void;
 }
@@ -76,8 +83,12 @@ export class Operations {
     }
   }
 
-  /** Whether a path's listing or content can change while mounted (prefixes, the list file). */
-  isVolatile(path: string): boolean {
+  /**
+   * What the kernel may assume of a path's inode: 'volatile' when its listing or content can
+   * change while mounted (prefixes, the list file); 'no-go-mod' for a directory inside a
+   * version below its root, where the zip rules leave no go.mod; 'fixed' otherwise.
+   */
+  inodeClass(path: string, isDir: boolean): 'volatile' | 'no-go-mod' | 'fixed' {
     const n = resolvePath(path);
     switch (n.kind) {
       case 'root':
@@ -86,16 +97,12 @@ export class Operations {
       case 'module-prefix':
       case 'version-dir':
       case 'list':
-        return true;
+        return 'volatile';
+      case 'module-entry':
+        return isDir && n.rel !== '' ? 'no-go-mod' : 'fixed';
       default:
-        return false;
+        return 'fixed';
     }
-  }
-
-  /** Whether a path lies inside a version below its root (where the zip rules leave no go.mod). */
-  isBelowVersionRoot(path: string): boolean {
-    const n = resolvePath(path);
-    return n.kind === 'module-entry' && n.rel !== '';
   }
 
   /** Whether a path names a directory, when the name alone tells; undefined when it does not. */
@@ -139,10 +146,8 @@ export class Operations {
         return fileAttr(v.zip.size, v.time);
       }
       case 'module-entry': {
-        const v = await this.fetcher.version(n.module, n.version);
-        const f = v.byPath.get(n.rel);
-        if (f) return fileAttr(f.size, v.time);
-        if (v.dirs.has(n.rel)) return dirAttr(v.time);
+        const a = entryAttr(await this.fetcher.version(n.module, n.version), n.rel);
+        if (a) return a;
         throw new FsError('ENOENT', `${path}: no such file in ${n.module}@${n.version}`);
       }
     }
@@ -163,9 +168,8 @@ export class Operations {
     if (!v) return names.map(() => null);
     const base = n.rel === '' ? '' : n.rel + '/';
     return names.map((name) => {
-      const f = v.byPath.get(base + name);
-      if (f) return { attr: fileAttr(f.size, v.time), file: f };
-      return v.dirs.has(base + name) ? { attr: dirAttr(v.time), file: null } : null;
+      const attr = entryAttr(v, base + name);
+      return attr ? { attr, file: v.byPath.get(base + name) ?? null } : null;
     });
   }
 
