@@ -17,9 +17,9 @@ interface Binding {
   replyAttr(s: Session, id: number, ino: number, mode: number, size: number, mtimeMs: number, nlink: number, attrTimeout: number): void;
   replyBuf(s: Session, id: number, buf: Buffer, length: number): void;
   replyErr(s: Session, id: number, errno: number): void;
-  notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number): boolean;
-  stored(s: Session): number;
-  absentAnswered(s: Session): number;
+  notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number, whole: boolean): boolean;
+  /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content] */
+  counters(s: Session): [number, number, number];
   stopStore(s: Session): boolean;
   trimMemory(): boolean;
   unmount(s: Session): void;
@@ -88,11 +88,19 @@ const PREFETCH_IN_FLIGHT = 4;
 /** batches waiting; a batch holds up to PREFETCH_BATCH_BYTES of one listing's files */
 const PREFETCH_QUEUE = 2000;
 const PREFETCH_BATCH_BYTES = 512 << 10;
+/** file contents read for directories not listed yet, waiting or on their way */
+const AHEAD_BYTES = 8 << 20;
+/** a read-ahead file whose directory is not listed within this long is dropped */
+const AHEAD_TTL_MS = 5000;
 
 interface PrefetchJob {
-  ino: number;
   path: string;
   file: FileRef;
+  /** the inode to push into; null: read ahead, kept until its directory is listed */
+  ino: number | null;
+  /** read ahead, then wanted at once: its directory was listed while it waited in the queue */
+  moved?: boolean;
+  started?: boolean;
 }
 
 export class LowlevelMount {
@@ -113,7 +121,12 @@ export class LowlevelMount {
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: PrefetchJob[][] = [];
+  private readonly aheadQueue: PrefetchJob[][] = [];
   private prefetching = 0;
+  /** read-ahead contents by path, and read-ahead jobs not finished; their bytes count to AHEAD_BYTES */
+  private readonly ahead = new Map<string, { data: Buffer; at: number }>();
+  private readonly aheadJobs = new Map<string, PrefetchJob>();
+  private aheadBytes = 0;
   /** requests not yet answered: each is answered exactly once, by its work or by the stop */
   private readonly pending = new Set<number>();
   /** request batches received, and how many there had been at the last trim */
@@ -154,11 +167,13 @@ export class LowlevelMount {
   }
 
   /**
-   * Kernel requests answered here, by kind; lookups of names that cannot exist, answered in C;
-   * files the kernel took into its page cache ahead of a read; memory trims started.
+   * Kernel requests answered here, by kind; answered in C: lookups of names that cannot exist,
+   * and reads of files whose push into the page cache had not landed yet; files the kernel
+   * took into its page cache ahead of a read; memory trims started.
    */
-  get counts(): LowlevelMount['requests'] & { absent: number; prefetched: number; trims: number } {
-    return { ...this.requests, absent: this.b.absentAnswered(this.session), prefetched: this.b.stored(this.session), trims: this.trims };
+  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; prefetched: number; trims: number } {
+    const [prefetched, absent, readsFromPushes] = this.b.counters(this.session);
+    return { ...this.requests, absent, readsFromPushes, prefetched, trims: this.trims };
   }
 
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
@@ -381,7 +396,11 @@ export class LowlevelMount {
       });
       if (!this.pending.delete(id)) return;
       this.b.replyBuf(this.session, id, out, out.length);
-      if (plus && immutable) this.prefetch(fit.map((e, k) => [e.path, kids[k]] as const));
+      if (plus && immutable) {
+        const listed = fit.map((e, k) => [e.path, kids[k]] as const);
+        this.prefetch(listed);
+        this.readAhead(listed);
+      }
     })().catch((err) => this.fail(id, path, err));
   }
 
@@ -389,7 +408,8 @@ export class LowlevelMount {
    * A directory listed inside a version is about to be read: Go's module index and the
    * compiler read every source file of the packages they list, one after another. Pushing
    * the small files into the page cache now turns those reads into cache hits instead of a
-   * request round trip each. Bounded: a fixed number of reads in flight, a capped queue.
+   * request round trip each. Files read ahead (below) go in at once; the rest are read first.
+   * Bounded: a fixed number of reads in flight, a capped queue.
    */
   private prefetch(entries: readonly (readonly [string, { attr: Attr; file: FileRef | null } | null])[]): void {
     const max = this.opts.prefetchMaxBytes ?? 256 << 10;
@@ -403,9 +423,24 @@ export class LowlevelMount {
     for (const [path, kid] of entries) {
       const file = kid?.file;
       if (!file || file.size === 0 || file.size > max) continue;
-      if (this.prefetchQueue.length >= PREFETCH_QUEUE) break;
       const node = this.byPath.get(path);
       if (!node) continue;
+      const ready = this.ahead.get(path);
+      if (ready) {
+        this.dropAhead(path);
+        this.push(node.ino, ready.data);
+        continue;
+      }
+      const waiting = this.aheadJobs.get(path);
+      if (waiting) {
+        // Still queued behind other read-ahead: read it with this listing's files instead.
+        if (!waiting.started) {
+          waiting.moved = true;
+          this.aheadJobs.delete(path);
+          this.aheadBytes -= file.size;
+        } else continue;
+      }
+      if (this.prefetchQueue.length >= PREFETCH_QUEUE) break;
       batch.push({ ino: node.ino, path, file });
       bytes += file.size;
       if (bytes >= PREFETCH_BATCH_BYTES) flush();
@@ -414,25 +449,102 @@ export class LowlevelMount {
     this.pumpPrefetch();
   }
 
+  /**
+   * Go walks a module depth first, listing each directory and then reading its files right
+   * away, faster than a push started at the listing can land. So when a directory is listed,
+   * the small files of its subdirectories are read into memory ahead (up to AHEAD_BYTES), to
+   * be pushed the moment each subdirectory is listed, whose files the kernel cannot take
+   * before: it knows no inode for them until then.
+   */
+  private readAhead(entries: readonly (readonly [string, { attr: Attr } | null])[]): void {
+    const max = this.opts.prefetchMaxBytes ?? 256 << 10;
+    if (max === 0) return;
+    const dirs = entries.filter(([, kid]) => kid && (kid.attr.mode & 0o170000) === 0o040000).map(([path]) => path);
+    if (!dirs.length) return;
+    this.expireAhead();
+    void Promise.all(dirs.map((d) => this.ops.filesIn(d))).then((lists) => {
+      if (this.ended || this.stopping) return;
+      for (const files of lists) {
+        let batch: PrefetchJob[] = [];
+        let bytes = 0;
+        for (const { path, file } of files) {
+          if (file.size === 0 || file.size > max || this.ahead.has(path) || this.aheadJobs.has(path) || this.byPath.has(path)) continue;
+          if (this.aheadBytes + file.size > AHEAD_BYTES) break;
+          const job: PrefetchJob = { ino: null, path, file };
+          this.aheadJobs.set(path, job);
+          this.aheadBytes += file.size;
+          batch.push(job);
+          bytes += file.size;
+          if (bytes >= PREFETCH_BATCH_BYTES) {
+            this.aheadQueue.push(batch);
+            batch = [];
+            bytes = 0;
+          }
+        }
+        if (batch.length) this.aheadQueue.push(batch);
+      }
+      this.pumpPrefetch();
+    }, () => undefined);
+  }
+
+  private dropAhead(path: string): void {
+    const e = this.ahead.get(path);
+    if (!e) return;
+    this.ahead.delete(path);
+    this.aheadBytes -= e.data.length;
+  }
+
+  /** Read-ahead whose directory was never listed (someone else's walk, or none) makes room. */
+  private expireAhead(): void {
+    const old = Date.now() - AHEAD_TTL_MS;
+    for (const [path, e] of this.ahead) {
+      if (e.at > old) break; // oldest first
+      this.dropAhead(path);
+    }
+  }
+
+  private push(ino: number, data: Buffer): void {
+    if (!this.ended && !this.stopping) this.b.notifyStore(this.session, ino, 0, data, data.length, true);
+  }
+
   /** Neighbouring files are read in one call: the store then reads their pack entries together. */
   private pumpPrefetch(): void {
-    while (this.prefetching < PREFETCH_IN_FLIGHT && this.prefetchQueue.length && !this.ended && !this.stopping) {
-      const jobs = this.prefetchQueue.shift()!.filter((j) => this.byIno.get(j.ino)?.path === j.path);
+    while (this.prefetching < PREFETCH_IN_FLIGHT && !this.ended && !this.stopping) {
+      const next = this.prefetchQueue.shift() ?? this.aheadQueue.shift();
+      if (!next) break;
+      // Pushes whose inode is gone, and read-ahead moved to a listing's own batch, are skipped.
+      const jobs = next.filter((j) => (j.ino === null ? !j.moved : this.byIno.get(j.ino)?.path === j.path));
       if (!jobs.length) continue;
+      for (const j of jobs) j.started = true;
       this.prefetching++;
       this.ops
         .readFiles(jobs.map((j) => j.file))
-        .then((bufs) =>
-          bufs.forEach((b, k) => {
-            // a file that fails now fails again, with its errno, when it is read
-            if (b && !this.ended && !this.stopping) this.b.notifyStore(this.session, jobs[k].ino, 0, b, b.length);
-          }),
-        )
+        .then((bufs) => bufs.forEach((b, k) => this.prefetched(jobs[k], b)))
         .catch(() => undefined)
         .finally(() => {
           this.prefetching--;
           this.pumpPrefetch();
         });
+    }
+  }
+
+  /** A file read for the page cache: pushed now if its inode is known, else kept for its listing. */
+  private prefetched(job: PrefetchJob, data: Buffer | null): void {
+    // a file that fails now fails again, with its errno, when it is read
+    if (job.ino !== null) {
+      if (data) this.push(job.ino, data);
+      return;
+    }
+    if (this.aheadJobs.get(job.path) !== job) return;
+    this.aheadJobs.delete(job.path);
+    this.aheadBytes -= job.file.size;
+    // Its directory may have been listed while it was being read.
+    const node = this.byPath.get(job.path);
+    if (!data) return;
+    if (node) this.push(node.ino, data);
+    else if (!this.ended && !this.stopping) {
+      this.ahead.set(job.path, { data, at: Date.now() });
+      this.aheadBytes += data.length;
     }
   }
 

@@ -43,16 +43,23 @@ typedef struct {
 } slot_t;
 
 typedef struct store_job {
-  struct store_job *next;
+  struct store_job *next;  // in the push queue, then among the kept pushes
+  struct store_job *hnext; // in its inode's bucket, while reads may be answered from it
   fuse_ino_t ino;
   off_t off;
   size_t len;
+  int whole; // the whole content of an immutable file
   char data[];
 } store_job_t;
 
 // Page-cache pushes wait on page locks that a pending read may hold until JS answers it, so
 // they run on their own thread, never on the JS thread.
 #define STORE_QUEUE_MAX (16u << 20)
+// A reader often asks for a file between its push being queued and landing: go reads a
+// directory's files the moment its listing returns. Whole files pushed lately, and those still
+// queued, answer such reads here. Misses come within a millisecond or two of the push.
+#define KEPT_MAX (4u << 20)
+#define BUCKETS 4096
 
 typedef struct {
   struct fuse_session *se;
@@ -63,6 +70,10 @@ typedef struct {
   int store_stop;
   int store_done; // store_main has returned
   double stored;
+  store_job_t *buckets[BUCKETS];
+  store_job_t *kept_head, *kept_tail;
+  size_t kept_bytes;
+  uint64_t reads_from_pushes; // reads answered from pushed content, without JS
   pthread_t thread;
   int started, ended, unmounted, destroyed;
   napi_threadsafe_function tsfn;
@@ -207,9 +218,35 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   enqueue(fuse_req_userdata(req), req, OP_GETATTR, ino, 0, 0, NULL);
 }
 
+// Whether a read was answered from content pushed (or about to be) into the page cache.
+static int read_from_pushed(session_t *s, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  if (ino & VOLATILE_BIT) return 0;
+  int found = 0;
+  char *copy = NULL;
+  size_t n = 0;
+  pthread_mutex_lock(&s->lock);
+  for (store_job_t *j = s->buckets[ino % BUCKETS]; j; j = j->hnext) {
+    if (j->ino != ino) continue;
+    if (off >= 0 && (size_t)off < j->len) {
+      n = j->len - (size_t)off < size ? j->len - (size_t)off : size;
+      if ((copy = malloc(n))) memcpy(copy, j->data + off, n);
+    }
+    found = n == 0 || copy != NULL;
+    break;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (!found) return 0;
+  fuse_reply_buf(req, copy, n);
+  free(copy);
+  __atomic_add_fetch(&s->reads_from_pushes, 1, __ATOMIC_RELAXED);
+  return 1;
+}
+
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
-  enqueue(fuse_req_userdata(req), req, OP_READ, ino, (uint64_t)off, size, NULL);
+  session_t *s = fuse_req_userdata(req);
+  if (read_from_pushed(s, req, ino, size, off)) return;
+  enqueue(s, req, OP_READ, ino, (uint64_t)off, size, NULL);
 }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
@@ -266,6 +303,36 @@ static const struct fuse_lowlevel_ops LL_OPS = {
     .readdirplus = ll_readdirplus,
 };
 
+// Under the lock: a pushed job leaves its inode's bucket.
+static void unbucket(session_t *s, store_job_t *j) {
+  for (store_job_t **p = &s->buckets[j->ino % BUCKETS]; *p; p = &(*p)->hnext)
+    if (*p == j) {
+      *p = j->hnext;
+      return;
+    }
+}
+
+// Under the lock: a pushed whole file is kept to answer reads that raced it, oldest out first.
+static void keep_pushed(session_t *s, store_job_t *j) {
+  if (!j->whole) {
+    free(j);
+    return;
+  }
+  j->next = NULL;
+  if (s->kept_tail) s->kept_tail->next = j;
+  else s->kept_head = j;
+  s->kept_tail = j;
+  s->kept_bytes += j->len;
+  while (s->kept_bytes > KEPT_MAX && s->kept_head) {
+    store_job_t *old = s->kept_head;
+    s->kept_head = old->next;
+    if (!s->kept_head) s->kept_tail = NULL;
+    s->kept_bytes -= old->len;
+    unbucket(s, old);
+    free(old);
+  }
+}
+
 static void *store_main(void *arg) {
   session_t *s = arg;
   sigset_t all;
@@ -288,16 +355,21 @@ static void *store_main(void *arg) {
       if (tries) usleep(2000);
       r = fuse_lowlevel_notify_store(s->se, j->ino, j->off, &bv, 0);
     }
-    free(j);
     pthread_mutex_lock(&s->lock);
     if (r == 0) s->stored++;
+    keep_pushed(s, j);
   }
-  while (s->store_head) {
-    store_job_t *j = s->store_head;
-    s->store_head = j->next;
-    free(j);
+  memset(s->buckets, 0, sizeof s->buckets);
+  for (int list = 0; list < 2; list++) {
+    store_job_t *j = list ? s->kept_head : s->store_head;
+    while (j) {
+      store_job_t *next = j->next;
+      free(j);
+      j = next;
+    }
   }
-  s->store_tail = NULL;
+  s->store_head = s->store_tail = s->kept_head = s->kept_tail = NULL;
+  s->kept_bytes = 0;
   s->store_done = 1;
   pthread_mutex_unlock(&s->lock);
   return NULL;
@@ -580,23 +652,26 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// notifyStore(s, ino, offset, buffer, length) → queued (true) or dropped (queue full, or unmounted).
-// Puts file content into the kernel's page cache before anyone asks for it; the bytes are
-// copied, so the buffer is free when this returns.
+// notifyStore(s, ino, offset, buffer, length, whole) → queued (true) or dropped (queue full, or
+// unmounted). Puts file content into the kernel's page cache before anyone asks for it; the
+// bytes are copied, so the buffer is free when this returns. `whole`: the buffer is all of an
+// immutable file from offset 0, so reads of that inode may be answered from it here.
 static napi_value js_notify_store(napi_env env, napi_callback_info info) {
-  ARGS(5);
+  ARGS(6);
   double v[2], want;
   void *data;
   size_t len;
+  bool whole = false;
   if (!num_args(env, argv, 1, 3, v) || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok ||
-      napi_get_value_double(env, argv[4], &want) != napi_ok || want < 0 || want > (double)len) {
-    napi_throw_type_error(env, NULL, "notifyStore(session, ino, offset, buffer, length)");
+      napi_get_value_double(env, argv[4], &want) != napi_ok || want < 0 || want > (double)len ||
+      napi_get_value_bool(env, argv[5], &whole) != napi_ok) {
+    napi_throw_type_error(env, NULL, "notifyStore(session, ino, offset, buffer, length, whole)");
     return NULL;
   }
   bool queued = false;
   store_job_t *j = malloc(sizeof(store_job_t) + (size_t)want);
   if (j) {
-    *j = (store_job_t){NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want};
+    *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT)};
     memcpy(j->data, data, (size_t)want);
     pthread_mutex_lock(&s->lock);
     if (!s->destroyed && !s->unmounted && !s->store_stop && s->store_bytes + j->len <= STORE_QUEUE_MAX) {
@@ -604,6 +679,10 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
       else s->store_head = j;
       s->store_tail = j;
       s->store_bytes += j->len;
+      if (j->whole) {
+        j->hnext = s->buckets[j->ino % BUCKETS];
+        s->buckets[j->ino % BUCKETS] = j;
+      }
       queued = true;
       pthread_cond_signal(&s->store_cond);
     }
@@ -615,22 +694,20 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// stored(s) → how many page-cache pushes the kernel accepted
-static napi_value js_stored(napi_env env, napi_callback_info info) {
+// counters(s) → [page-cache pushes the kernel accepted, lookups of names that cannot exist
+// answered here, reads answered here from pushed content]
+static napi_value js_counters(napi_env env, napi_callback_info info) {
   ARGS(1);
   pthread_mutex_lock(&s->lock);
-  double n = s->stored;
+  double n[3] = {s->stored, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED),
+                 (double)__atomic_load_n(&s->reads_from_pushes, __ATOMIC_RELAXED)};
   pthread_mutex_unlock(&s->lock);
-  napi_value out;
-  napi_create_double(env, n, &out);
-  return out;
-}
-
-// absentAnswered(s) → lookups of names that cannot exist, answered without JS.
-static napi_value js_absent_answered(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  napi_value out;
-  napi_create_double(env, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED), &out);
+  napi_value out, x;
+  napi_create_array_with_length(env, 3, &out);
+  for (uint32_t k = 0; k < 3; k++) {
+    napi_create_double(env, n[k], &x);
+    napi_set_element(env, out, k, x);
+  }
   return out;
 }
 
@@ -716,8 +793,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyBuf", NULL, js_reply_buf, NULL, NULL, NULL, napi_default, NULL},
       {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
       {"notifyStore", NULL, js_notify_store, NULL, NULL, NULL, napi_default, NULL},
-      {"stored", NULL, js_stored, NULL, NULL, NULL, napi_default, NULL},
-      {"absentAnswered", NULL, js_absent_answered, NULL, NULL, NULL, napi_default, NULL},
+      {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
       {"stopStore", NULL, js_stop_store, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
