@@ -17,9 +17,12 @@ interface Binding {
   replyAttr(s: Session, id: number, ino: number, mode: number, size: number, mtimeMs: number, nlink: number, attrTimeout: number): void;
   replyBuf(s: Session, id: number, buf: Buffer, length: number): void;
   replyErr(s: Session, id: number, errno: number): void;
-  notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number, whole: boolean): boolean;
-  /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content] */
-  counters(s: Session): [number, number, number];
+  notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number, whole: boolean, dirIno: number): boolean;
+  setListing(s: Session, dirIno: number, buf: Buffer, starts: Uint32Array): boolean;
+  /** followed by an OP.DROPPED of it */
+  dropListing(s: Session, dirIno: number): void;
+  /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content, readdirplus pages answered in C] */
+  counters(s: Session): [number, number, number, number];
   stopStore(s: Session): boolean;
   trimMemory(): boolean;
   unmount(s: Session): void;
@@ -36,7 +39,7 @@ function loadBinding(): Binding {
   return binding;
 }
 
-const OP = { LOOKUP: 1, GETATTR: 2, READ: 3, READDIR: 4, READDIRPLUS: 5, FORGET: 6, ENDED: 7 } as const;
+const OP = { LOOKUP: 1, GETATTR: 2, READ: 3, READDIR: 4, READDIRPLUS: 5, FORGET: 6, ENDED: 7, LISTED: 8, DROPPED: 9 } as const;
 const FIELDS = 5;
 const ROOT = 1;
 const E = os.constants.errno;
@@ -71,6 +74,8 @@ interface Inode {
   ino: number;
   path: string;
   nlookup: number;
+  /** prepared listings that name it: C may hand it to the kernel until they are dropped */
+  pins?: number;
 }
 
 const align8 = (n: number) => (n + 7) & ~7;
@@ -88,19 +93,30 @@ const PREFETCH_IN_FLIGHT = 4;
 /** batches waiting; a batch holds up to PREFETCH_BATCH_BYTES of one listing's files */
 const PREFETCH_QUEUE = 2000;
 const PREFETCH_BATCH_BYTES = 512 << 10;
-/** file contents read for directories not listed yet, waiting or on their way */
-const AHEAD_BYTES = 8 << 20;
-/** a read-ahead file whose directory is not listed within this long is dropped */
-const AHEAD_TTL_MS = 5000;
+/** listings prepared ahead for C to answer (see prepareListings), and how long one is kept */
+const PREPARED_MAX = 4096;
+const PREPARED_TTL_MS = 10_000;
+
+/** a child's attributes, and inside a version its stored file */
+type Kid = { attr: Attr; file: FileRef | null };
+
+interface Prepared {
+  at: number;
+  /** the listing's entries: inodes and what they are */
+  nodes: (Inode | null)[];
+  kids: (Kid | null)[];
+  /** its files' read-ahead batches not started yet */
+  batches: PrefetchJob[][];
+  /** dropListing was called; OP.DROPPED has not come yet */
+  dropping?: boolean;
+}
 
 interface PrefetchJob {
+  ino: number;
   path: string;
   file: FileRef;
-  /** the inode to push into; null: read ahead, kept until its directory is listed */
-  ino: number | null;
-  /** read ahead, then wanted at once: its directory was listed while it waited in the queue */
-  moved?: boolean;
-  started?: boolean;
+  /** the directory of a prepared listing whose answer the push waits for (0: none) */
+  dirIno: number;
 }
 
 export class LowlevelMount {
@@ -123,10 +139,10 @@ export class LowlevelMount {
   private readonly prefetchQueue: PrefetchJob[][] = [];
   private readonly aheadQueue: PrefetchJob[][] = [];
   private prefetching = 0;
-  /** read-ahead contents by path, and read-ahead jobs not finished; their bytes count to AHEAD_BYTES */
-  private readonly ahead = new Map<string, { data: Buffer; at: number }>();
-  private readonly aheadJobs = new Map<string, PrefetchJob>();
-  private aheadBytes = 0;
+  /** listings handed to C, by directory inode (insertion order is age) */
+  private readonly prepared = new Map<number, Prepared>();
+  /** directories inside versions whose listing the kernel has had, by inode */
+  private readonly listedDirs = new Set<number>();
   /** requests not yet answered: each is answered exactly once, by its work or by the stop */
   private readonly pending = new Set<number>();
   /** request batches received, and how many there had been at the last trim */
@@ -168,12 +184,13 @@ export class LowlevelMount {
 
   /**
    * Kernel requests answered here, by kind; answered in C: lookups of names that cannot exist,
-   * and reads of files whose push into the page cache had not landed yet; files the kernel
-   * took into its page cache ahead of a read; memory trims started.
+   * reads of files whose push into the page cache had not landed yet, and readdirplus pages
+   * of prepared listings; files the kernel took into its page cache ahead of a read; memory
+   * trims started.
    */
-  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; prefetched: number; trims: number } {
-    const [prefetched, absent, readsFromPushes] = this.b.counters(this.session);
-    return { ...this.requests, absent, readsFromPushes, prefetched, trims: this.trims };
+  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; pagesListed: number; prefetched: number; trims: number } {
+    const [prefetched, absent, readsFromPushes, pagesListed] = this.b.counters(this.session);
+    return { ...this.requests, absent, readsFromPushes, pagesListed, prefetched, trims: this.trims };
   }
 
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
@@ -206,6 +223,11 @@ export class LowlevelMount {
       const op = f[at];
       const id = f[at + 1];
       const ino = f[at + 2];
+      if (op === OP.LISTED || op === OP.DROPPED) {
+        if (op === OP.LISTED) this.onListed(ino, f[at + 3], f[at + 4]);
+        else this.onDropped(ino);
+        continue;
+      }
       if (op !== OP.FORGET && op !== OP.ENDED) {
         // About to exit: answer at once rather than start work that may outlive the process.
         if (this.stopping) {
@@ -239,6 +261,7 @@ export class LowlevelMount {
         case OP.ENDED:
           this.onEnded(f[at + 4]);
           break;
+
       }
     }
   }
@@ -271,10 +294,15 @@ export class LowlevelMount {
     const node = this.byIno.get(ino);
     if (!node || ino === ROOT) return;
     node.nlookup -= n;
-    if (node.nlookup <= 0) {
-      this.byIno.delete(ino);
-      if (this.byPath.get(node.path) === node) this.byPath.delete(node.path);
-    }
+    this.release(node);
+  }
+
+  /** An inode the kernel holds no lookup of, and no prepared listing names, is let go. */
+  private release(node: Inode): void {
+    if (node.nlookup > 0 || node.pins || this.byIno.get(node.ino) !== node) return;
+    this.byIno.delete(node.ino);
+    this.listedDirs.delete(node.ino);
+    if (this.byPath.get(node.path) === node) this.byPath.delete(node.path);
   }
 
   private pathOf(id: number, ino: number): string | null {
@@ -360,151 +388,193 @@ export class LowlevelMount {
     (async () => {
       const names = await this.ops.readdir(path);
       const head = plus ? 152 : 24;
-      const fit: { name: string; path: string; nameLen: number }[] = [];
-      let used = 0;
-      for (let i = off; i < names.length; i++) {
-        const nameLen = Buffer.byteLength(names[i]);
-        const len = align8(head + nameLen);
-        if (used + len > size) break;
-        used += len;
-        fit.push({ name: names[i], path: path === '/' ? '/' + names[i] : path + '/' + names[i], nameLen });
+      let end = off;
+      for (let used = 0; end < names.length; end++) {
+        used += align8(head + Buffer.byteLength(names[end]));
+        if (used > size) break;
       }
+      const fit = names.slice(off, end);
       // Attributes where they are cheap and fixed: for the d_type, and for readdirplus.
-      const kids = immutable ? await this.ops.childEntries(path, fit.map((e) => e.name)) : fit.map(() => null);
-      const attrs = kids.map((k) => k?.attr ?? null);
-      const out = Buffer.alloc(used);
-      let at = 0;
-      fit.forEach((e, k) => {
-        const a = attrs[k];
-        const isDir = a ? null : this.ops.isDirectoryName(e.path);
-        const type = a ? (a.mode & 0o170000) >> 12 : isDir === true ? DT_DIR : isDir === false ? DT_REG : DT_UNKNOWN;
-        let dino = this.byPath.get(e.path)?.ino ?? UNKNOWN_INO;
-        if (plus && a) {
-          const node = this.inodeFor(e.path, a.mode);
-          node.nlookup++;
-          dino = node.ino;
-          const [entry, attr] = this.timeouts(node.ino, a.mode);
-          this.writeEntryOut(out, at, node.ino, a, entry, attr);
-        }
-        if (plus) at += 128; // an all-zero entry_out: no attributes for this name
-        put64(out, dino, at);
-        put64(out, off + k + 1, at + 8);
-        out.writeUInt32LE(e.nameLen, at + 16);
-        out.writeUInt32LE(type, at + 20);
-        out.write(e.name, at + 24, 'utf8');
-        at += align8(24 + e.nameLen);
-      });
+      const kids = immutable ? await this.ops.childEntries(path, fit) : fit.map(() => null);
+      const page = this.encodeEntries(path, fit, kids, off, plus, true);
       if (!this.pending.delete(id)) return;
-      this.b.replyBuf(this.session, id, out, out.length);
-      if (plus && immutable) {
-        const listed = fit.map((e, k) => [e.path, kids[k]] as const);
-        this.prefetch(listed);
-        this.readAhead(listed);
-      }
+      this.b.replyBuf(this.session, id, page.buf, page.buf.length);
+      if (plus && immutable) this.listed(ino, page.nodes, kids);
     })().catch((err) => this.fail(id, path, err));
+  }
+
+  /**
+   * Directory entries as the kernel reads them (struct fuse_direntplus or fuse_dirent), the
+   * first with index `off`; `starts` holds each entry's byte offset and the end. With
+   * `count`, the kernel is being told: each entry with attributes adds a lookup to its inode.
+   */
+  private encodeEntries(
+    dir: string,
+    names: string[],
+    kids: (Kid | null)[],
+    off: number,
+    plus: boolean,
+    count: boolean,
+  ): { buf: Buffer; starts: Uint32Array; nodes: (Inode | null)[] } {
+    const head = plus ? 152 : 24;
+    const lens = names.map((n) => Buffer.byteLength(n));
+    const starts = new Uint32Array(names.length + 1);
+    for (let k = 0; k < names.length; k++) starts[k + 1] = starts[k] + align8(head + lens[k]);
+    const out = Buffer.alloc(starts[names.length]);
+    const nodes: (Inode | null)[] = [];
+    names.forEach((name, k) => {
+      const path = dir === '/' ? '/' + name : dir + '/' + name;
+      const a = kids[k]?.attr ?? null;
+      const isDir = a ? null : this.ops.isDirectoryName(path);
+      const type = a ? (a.mode & 0o170000) >> 12 : isDir === true ? DT_DIR : isDir === false ? DT_REG : DT_UNKNOWN;
+      let at = starts[k];
+      let dino = this.byPath.get(path)?.ino ?? UNKNOWN_INO;
+      let node: Inode | null = null;
+      if (plus && a) {
+        node = this.inodeFor(path, a.mode);
+        if (count) node.nlookup++;
+        dino = node.ino;
+        const [entry, attr] = this.timeouts(node.ino, a.mode);
+        this.writeEntryOut(out, at, node.ino, a, entry, attr);
+      }
+      nodes.push(node);
+      if (plus) at += 128; // an all-zero entry_out: no attributes for this name
+      put64(out, dino, at);
+      put64(out, off + k + 1, at + 8);
+      out.writeUInt32LE(lens[k], at + 16);
+      out.writeUInt32LE(type, at + 20);
+      out.write(name, at + 24, 'utf8');
+    });
+    return { buf: out, starts, nodes };
+  }
+
+  /**
+   * JS handed the kernel a page of a directory inside a version: its small files go to the
+   * page cache, and its subdirectories' listings are prepared, since go lists them next.
+   */
+  private listed(dirIno: number, nodes: (Inode | null)[], kids: (Kid | null)[]): void {
+    // Asked for before its prepared listing reached C: what was staged there would wait for
+    // an answer from C that is not coming.
+    if (this.prepared.has(dirIno)) this.unprepare(dirIno);
+    this.listedDirs.add(dirIno);
+    this.prefetch(nodes, kids, 0);
+    this.prepareListings(nodes, kids);
+  }
+
+  /**
+   * Go walks a module depth first: it lists a directory, reads its files, then lists each
+   * subdirectory. So when a directory is listed, each subdirectory's whole readdirplus answer
+   * is built now and handed to C, which answers the kernel from it without a round trip to
+   * this thread; its small files are read meanwhile and wait in C for that listing, the
+   * moment the kernel can take their pages. Bounded: PREPARED_MAX listings, each dropped
+   * after PREPARED_TTL_MS, and STAGED_MAX bytes of content (in C).
+   */
+  private prepareListings(nodes: (Inode | null)[], kids: (Kid | null)[]): void {
+    this.expirePrepared();
+    nodes.forEach((dir, k) => {
+      const a = kids[k]?.attr;
+      if (!dir || !a || (a.mode & 0o170000) !== 0o040000) return;
+      if (this.prepared.has(dir.ino) || this.listedDirs.has(dir.ino) || this.prepared.size >= PREPARED_MAX) return;
+      const entry: Prepared = { at: Date.now(), nodes: [], kids: [], batches: [] };
+      this.prepared.set(dir.ino, entry);
+      (async () => {
+        const names = await this.ops.readdir(dir.path);
+        const sub = await this.ops.childEntries(dir.path, names);
+        // Dropped, or listed by JS, while this was built, or the mount is going: JS answers it.
+        if (this.prepared.get(dir.ino) !== entry || this.listedDirs.has(dir.ino) || this.ended || this.stopping || this.byIno.get(dir.ino) !== dir) {
+          return this.unprepare(dir.ino);
+        }
+        const all = this.encodeEntries(dir.path, names, sub, 0, true, false);
+        entry.nodes = all.nodes;
+        entry.kids = sub;
+        for (const node of all.nodes) if (node) node.pins = (node.pins ?? 0) + 1;
+        if (!this.b.setListing(this.session, dir.ino, all.buf, all.starts)) return this.unprepare(dir.ino);
+        this.prefetch(all.nodes, sub, dir.ino);
+      })().catch(() => this.unprepare(dir.ino));
+    });
+  }
+
+  /**
+   * C answered `count` entries of a prepared listing from index `from`: the kernel now holds a
+   * lookup of each, and the next level down is prepared.
+   */
+  private onListed(dirIno: number, from: number, count: number): void {
+    const entry = this.prepared.get(dirIno);
+    if (!entry) return;
+    const nodes = entry.nodes.slice(from, from + count);
+    for (const node of nodes) if (node) node.nlookup++;
+    if (entry.dropping) return;
+    if (!this.listedDirs.has(dirIno)) {
+      this.listedDirs.add(dirIno);
+      // Its files still waiting to be read are wanted now.
+      for (const batch of entry.batches) {
+        const at = this.aheadQueue.indexOf(batch);
+        if (at >= 0) this.prefetchQueue.unshift(...this.aheadQueue.splice(at, 1));
+      }
+      entry.batches = [];
+    }
+    this.prepareListings(nodes, entry.kids.slice(from, from + count));
+  }
+
+  /** Stops C answering from a prepared listing; its inodes are let go once OP.DROPPED comes. */
+  private unprepare(dirIno: number): void {
+    const entry = this.prepared.get(dirIno);
+    if (!entry || entry.dropping) return;
+    entry.dropping = true;
+    entry.batches = [];
+    this.b.dropListing(this.session, dirIno);
+  }
+
+  /** Every answer C gave from the listing has been counted: inodes only it named may go. */
+  private onDropped(dirIno: number): void {
+    const entry = this.prepared.get(dirIno);
+    if (!entry?.dropping) return;
+    this.prepared.delete(dirIno);
+    for (const node of entry.nodes) {
+      if (!node) continue;
+      node.pins! -= 1;
+      this.release(node);
+    }
+  }
+
+  private expirePrepared(): void {
+    const old = Date.now() - PREPARED_TTL_MS;
+    for (const [ino, entry] of this.prepared) {
+      if (entry.at > old) break; // oldest first
+      this.unprepare(ino);
+    }
   }
 
   /**
    * A directory listed inside a version is about to be read: Go's module index and the
    * compiler read every source file of the packages they list, one after another. Pushing
-   * the small files into the page cache now turns those reads into cache hits instead of a
-   * request round trip each. Files read ahead (below) go in at once; the rest are read first.
+   * the small files into the page cache turns those reads into cache hits instead of a
+   * request round trip each. `dirIno`: the files of a prepared listing, read ahead at low
+   * priority and staged in C until the kernel asks for that listing (0: push at once).
    * Bounded: a fixed number of reads in flight, a capped queue.
    */
-  private prefetch(entries: readonly (readonly [string, { attr: Attr; file: FileRef | null } | null])[]): void {
+  private prefetch(nodes: (Inode | null)[], kids: (Kid | null)[], dirIno: number): void {
     const max = this.opts.prefetchMaxBytes ?? 256 << 10;
+    const queue = dirIno ? this.aheadQueue : this.prefetchQueue;
     let batch: PrefetchJob[] = [];
     let bytes = 0;
     const flush = () => {
-      if (batch.length) this.prefetchQueue.push(batch);
+      if (batch.length) {
+        queue.push(batch);
+        if (dirIno) this.prepared.get(dirIno)?.batches.push(batch);
+      }
       batch = [];
       bytes = 0;
     };
-    for (const [path, kid] of entries) {
-      const file = kid?.file;
-      if (!file || file.size === 0 || file.size > max) continue;
-      const node = this.byPath.get(path);
-      if (!node) continue;
-      const ready = this.ahead.get(path);
-      if (ready) {
-        this.dropAhead(path);
-        this.push(node.ino, ready.data);
-        continue;
-      }
-      const waiting = this.aheadJobs.get(path);
-      if (waiting) {
-        // Still queued behind other read-ahead: read it with this listing's files instead.
-        if (!waiting.started) {
-          waiting.moved = true;
-          this.aheadJobs.delete(path);
-          this.aheadBytes -= file.size;
-        } else continue;
-      }
-      if (this.prefetchQueue.length >= PREFETCH_QUEUE) break;
-      batch.push({ ino: node.ino, path, file });
+    nodes.forEach((node, k) => {
+      const file = kids[k]?.file;
+      if (!node || !file || file.size === 0 || file.size > max || queue.length >= PREFETCH_QUEUE) return;
+      batch.push({ ino: node.ino, path: node.path, file, dirIno });
       bytes += file.size;
       if (bytes >= PREFETCH_BATCH_BYTES) flush();
-    }
+    });
     flush();
     this.pumpPrefetch();
-  }
-
-  /**
-   * Go walks a module depth first, listing each directory and then reading its files right
-   * away, faster than a push started at the listing can land. So when a directory is listed,
-   * the small files of its subdirectories are read into memory ahead (up to AHEAD_BYTES), to
-   * be pushed the moment each subdirectory is listed, whose files the kernel cannot take
-   * before: it knows no inode for them until then.
-   */
-  private readAhead(entries: readonly (readonly [string, { attr: Attr } | null])[]): void {
-    const max = this.opts.prefetchMaxBytes ?? 256 << 10;
-    if (max === 0) return;
-    const dirs = entries.filter(([, kid]) => kid && (kid.attr.mode & 0o170000) === 0o040000).map(([path]) => path);
-    if (!dirs.length) return;
-    this.expireAhead();
-    void Promise.all(dirs.map((d) => this.ops.filesIn(d))).then((lists) => {
-      if (this.ended || this.stopping) return;
-      for (const files of lists) {
-        let batch: PrefetchJob[] = [];
-        let bytes = 0;
-        for (const { path, file } of files) {
-          if (file.size === 0 || file.size > max || this.ahead.has(path) || this.aheadJobs.has(path) || this.byPath.has(path)) continue;
-          if (this.aheadBytes + file.size > AHEAD_BYTES) break;
-          const job: PrefetchJob = { ino: null, path, file };
-          this.aheadJobs.set(path, job);
-          this.aheadBytes += file.size;
-          batch.push(job);
-          bytes += file.size;
-          if (bytes >= PREFETCH_BATCH_BYTES) {
-            this.aheadQueue.push(batch);
-            batch = [];
-            bytes = 0;
-          }
-        }
-        if (batch.length) this.aheadQueue.push(batch);
-      }
-      this.pumpPrefetch();
-    }, () => undefined);
-  }
-
-  private dropAhead(path: string): void {
-    const e = this.ahead.get(path);
-    if (!e) return;
-    this.ahead.delete(path);
-    this.aheadBytes -= e.data.length;
-  }
-
-  /** Read-ahead whose directory was never listed (someone else's walk, or none) makes room. */
-  private expireAhead(): void {
-    const old = Date.now() - AHEAD_TTL_MS;
-    for (const [path, e] of this.ahead) {
-      if (e.at > old) break; // oldest first
-      this.dropAhead(path);
-    }
-  }
-
-  private push(ino: number, data: Buffer): void {
-    if (!this.ended && !this.stopping) this.b.notifyStore(this.session, ino, 0, data, data.length, true);
   }
 
   /** Neighbouring files are read in one call: the store then reads their pack entries together. */
@@ -512,39 +582,29 @@ export class LowlevelMount {
     while (this.prefetching < PREFETCH_IN_FLIGHT && !this.ended && !this.stopping) {
       const next = this.prefetchQueue.shift() ?? this.aheadQueue.shift();
       if (!next) break;
-      // Pushes whose inode is gone, and read-ahead moved to a listing's own batch, are skipped.
-      const jobs = next.filter((j) => (j.ino === null ? !j.moved : this.byIno.get(j.ino)?.path === j.path));
+      const jobs = next.filter((j) => this.byIno.get(j.ino)?.path === j.path);
       if (!jobs.length) continue;
-      for (const j of jobs) j.started = true;
       this.prefetching++;
       this.ops
         .readFiles(jobs.map((j) => j.file))
-        .then((bufs) => bufs.forEach((b, k) => this.prefetched(jobs[k], b)))
+        .then((bufs) =>
+          bufs.forEach((b, k) => {
+            // a file that fails now fails again, with its errno, when it is read
+            const j = jobs[k];
+            if (!b || this.ended || this.stopping) return;
+            // Read ahead for a listing the kernel has not had: it waits in C for that listing,
+            // unless the listing was dropped (the kernel would not know the inode).
+            const waitFor = j.dirIno && !this.listedDirs.has(j.dirIno) ? j.dirIno : 0;
+            const prepared = waitFor ? this.prepared.get(waitFor) : undefined;
+            if (waitFor && (!prepared || prepared.dropping)) return;
+            this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, waitFor);
+          }),
+        )
         .catch(() => undefined)
         .finally(() => {
           this.prefetching--;
           this.pumpPrefetch();
         });
-    }
-  }
-
-  /** A file read for the page cache: pushed now if its inode is known, else kept for its listing. */
-  private prefetched(job: PrefetchJob, data: Buffer | null): void {
-    // a file that fails now fails again, with its errno, when it is read
-    if (job.ino !== null) {
-      if (data) this.push(job.ino, data);
-      return;
-    }
-    if (this.aheadJobs.get(job.path) !== job) return;
-    this.aheadJobs.delete(job.path);
-    this.aheadBytes -= job.file.size;
-    // Its directory may have been listed while it was being read.
-    const node = this.byPath.get(job.path);
-    if (!data) return;
-    if (node) this.push(node.ino, data);
-    else if (!this.ended && !this.stopping) {
-      this.ahead.set(job.path, { data, at: Date.now() });
-      this.aheadBytes += data.length;
     }
   }
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7 };
+enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7, OP_LISTED = 8, OP_DROPPED = 9 };
 #define FIELDS 5
 // Inode numbers with this bit name nodes whose content or listing can change (the root,
 // prefixes, list files): no page or readdir cache is kept for them across opens.
@@ -60,6 +60,23 @@ typedef struct store_job {
 // queued, answer such reads here. Misses come within a millisecond or two of the push.
 #define KEPT_MAX (4u << 20)
 #define BUCKETS 4096
+// Content waiting for its directory's listing (below) before it can be pushed.
+#define STAGED_MAX (8u << 20)
+
+// A directory's whole readdirplus answer, prepared by JS before the kernel asks (go lists a
+// directory right after reading its parent's files), answered here page by page. Entries
+// carry inode numbers JS assigned; each page answered is reported to JS (OP_LISTED), which
+// counts the lookups the kernel now holds. Pushes of the directory's files wait on it: the
+// kernel takes a file's pages only once it knows the file's inode, from this listing.
+typedef struct listing {
+  struct listing *hnext;
+  fuse_ino_t ino;
+  int listed;
+  uint32_t n;
+  uint32_t *starts; // n + 1 byte offsets of the entries in buf
+  store_job_t *staged, *staged_tail;
+  char *buf;
+} listing_t;
 
 typedef struct {
   struct fuse_session *se;
@@ -74,6 +91,9 @@ typedef struct {
   store_job_t *kept_head, *kept_tail;
   size_t kept_bytes;
   uint64_t reads_from_pushes; // reads answered from pushed content, without JS
+  listing_t *listings[BUCKETS];
+  size_t staged_bytes;
+  uint64_t pages_listed; // readdirplus pages answered from prepared listings
   pthread_t thread;
   int started, ended, unmounted, destroyed;
   napi_threadsafe_function tsfn;
@@ -218,6 +238,80 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   enqueue(fuse_req_userdata(req), req, OP_GETATTR, ino, 0, 0, NULL);
 }
 
+// Under the lock: a push goes on the queue; a whole file also answers reads of its inode.
+static void queue_push(session_t *s, store_job_t *j) {
+  j->next = NULL;
+  if (s->store_tail) s->store_tail->next = j;
+  else s->store_head = j;
+  s->store_tail = j;
+  s->store_bytes += j->len;
+  pthread_cond_signal(&s->store_cond);
+}
+
+static void bucket(session_t *s, store_job_t *j) {
+  j->hnext = s->buckets[j->ino % BUCKETS];
+  s->buckets[j->ino % BUCKETS] = j;
+}
+
+static listing_t **find_listing(session_t *s, fuse_ino_t ino) {
+  listing_t **p = &s->listings[ino % BUCKETS];
+  while (*p && (*p)->ino != ino) p = &(*p)->hnext;
+  return p;
+}
+
+// Under the lock: the listing was answered, so its files' inodes are known: push them.
+static void release_staged(session_t *s, listing_t *l) {
+  l->listed = 1;
+  for (store_job_t *j = l->staged, *next; j; j = next) {
+    next = j->next;
+    s->staged_bytes -= j->len;
+    queue_push(s, j);
+  }
+  l->staged = l->staged_tail = NULL;
+}
+
+static void unbucket(session_t *s, store_job_t *j);
+
+// Under the lock: unlinked by the caller; staged content that was never pushed goes too.
+static void free_listing(session_t *s, listing_t *l) {
+  for (store_job_t *j = l->staged, *next; j; j = next) {
+    next = j->next;
+    s->staged_bytes -= j->len;
+    unbucket(s, j);
+    free(j);
+  }
+  free(l->starts);
+  free(l->buf);
+  free(l);
+}
+
+// Whether a readdirplus page was answered from a prepared listing.
+static int readdirplus_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+  pthread_mutex_lock(&s->lock);
+  listing_t *l = *find_listing(s, ino);
+  if (!l) {
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+  }
+  uint32_t from = off < 0 ? 0 : off > (off_t)l->n ? l->n : (uint32_t)off, to = from;
+  while (to < l->n && l->starts[to + 1] - l->starts[from] <= size) to++;
+  size_t n = l->starts[to] - l->starts[from];
+  char *page = n ? malloc(n) : NULL;
+  if (n && !page) {
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+  }
+  memcpy(page, l->buf + l->starts[from], n);
+  if (!l->listed) release_staged(s, l);
+  pthread_mutex_unlock(&s->lock);
+  // Queued before the answer, so JS counts these lookups before any forget of them.
+  if (to > from) enqueue(s, NULL, OP_LISTED, ino, from, to - from, NULL);
+  fuse_reply_buf(req, page, n);
+  free(page);
+  __atomic_add_fetch(&s->pages_listed, 1, __ATOMIC_RELAXED);
+  return 1;
+}
+
 // Whether a read was answered from content pushed (or about to be) into the page cache.
 static int read_from_pushed(session_t *s, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
   if (ino & VOLATILE_BIT) return 0;
@@ -256,7 +350,9 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 
 static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
-  enqueue(fuse_req_userdata(req), req, OP_READDIRPLUS, ino, (uint64_t)off, size, NULL);
+  session_t *s = fuse_req_userdata(req);
+  if (readdirplus_from_listing(s, req, ino, size, off)) return;
+  enqueue(s, req, OP_READDIRPLUS, ino, (uint64_t)off, size, NULL);
 }
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -359,6 +455,12 @@ static void *store_main(void *arg) {
     if (r == 0) s->stored++;
     keep_pushed(s, j);
   }
+  for (int b = 0; b < BUCKETS; b++)
+    for (listing_t *l = s->listings[b], *next; l; l = next) {
+      next = l->hnext;
+      free_listing(s, l);
+    }
+  memset(s->listings, 0, sizeof s->listings);
   memset(s->buckets, 0, sizeof s->buckets);
   for (int list = 0; list < 2; list++) {
     store_job_t *j = list ? s->kept_head : s->store_head;
@@ -652,20 +754,22 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// notifyStore(s, ino, offset, buffer, length, whole) → queued (true) or dropped (queue full, or
-// unmounted). Puts file content into the kernel's page cache before anyone asks for it; the
-// bytes are copied, so the buffer is free when this returns. `whole`: the buffer is all of an
-// immutable file from offset 0, so reads of that inode may be answered from it here.
+// notifyStore(s, ino, offset, buffer, length, whole, dirIno) → queued (true) or dropped (queue
+// full, or unmounted). Puts file content into the kernel's page cache before anyone asks for
+// it; the bytes are copied, so the buffer is free when this returns. `whole`: the buffer is
+// all of an immutable file from offset 0, so reads of that inode may be answered from it
+// here. `dirIno` (0: none): the file's directory, whose prepared listing the kernel has not
+// asked for yet, so the push waits for it.
 static napi_value js_notify_store(napi_env env, napi_callback_info info) {
-  ARGS(6);
-  double v[2], want;
+  ARGS(7);
+  double v[2], want, dir;
   void *data;
   size_t len;
   bool whole = false;
   if (!num_args(env, argv, 1, 3, v) || napi_get_buffer_info(env, argv[3], &data, &len) != napi_ok ||
       napi_get_value_double(env, argv[4], &want) != napi_ok || want < 0 || want > (double)len ||
-      napi_get_value_bool(env, argv[5], &whole) != napi_ok) {
-    napi_throw_type_error(env, NULL, "notifyStore(session, ino, offset, buffer, length, whole)");
+      napi_get_value_bool(env, argv[5], &whole) != napi_ok || napi_get_value_double(env, argv[6], &dir) != napi_ok) {
+    napi_throw_type_error(env, NULL, "notifyStore(session, ino, offset, buffer, length, whole, dirIno)");
     return NULL;
   }
   bool queued = false;
@@ -674,17 +778,21 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
     *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT)};
     memcpy(j->data, data, (size_t)want);
     pthread_mutex_lock(&s->lock);
-    if (!s->destroyed && !s->unmounted && !s->store_stop && s->store_bytes + j->len <= STORE_QUEUE_MAX) {
-      if (s->store_tail) s->store_tail->next = j;
-      else s->store_head = j;
-      s->store_tail = j;
-      s->store_bytes += j->len;
-      if (j->whole) {
-        j->hnext = s->buckets[j->ino % BUCKETS];
-        s->buckets[j->ino % BUCKETS] = j;
+    listing_t *l = dir > 0 ? *find_listing(s, (fuse_ino_t)dir) : NULL;
+    int open = !s->destroyed && !s->unmounted && !s->store_stop;
+    if (open && l && !l->listed && j->whole) {
+      if (s->staged_bytes + j->len <= STAGED_MAX) {
+        if (l->staged_tail) l->staged_tail->next = j;
+        else l->staged = j;
+        l->staged_tail = j;
+        s->staged_bytes += j->len;
+        bucket(s, j);
+        queued = true;
       }
+    } else if (open && s->store_bytes + j->len <= STORE_QUEUE_MAX) {
+      queue_push(s, j);
+      if (j->whole) bucket(s, j);
       queued = true;
-      pthread_cond_signal(&s->store_cond);
     }
     pthread_mutex_unlock(&s->lock);
     if (!queued) free(j);
@@ -694,17 +802,83 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// setListing(s, dirIno, buffer, starts) → whether it was taken. `buffer` holds the whole
+// readdirplus answer, `starts` (Uint32Array) the n + 1 byte offsets of its entries; both are
+// copied. An entry's offset field must be its index + 1.
+static napi_value js_set_listing(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  double ino;
+  void *data, *sv;
+  size_t len, count;
+  napi_typedarray_type type;
+  if (napi_get_value_double(env, argv[1], &ino) != napi_ok || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok ||
+      napi_get_typedarray_info(env, argv[3], &type, &count, &sv, NULL, NULL) != napi_ok || type != napi_uint32_array || count < 1) {
+    napi_throw_type_error(env, NULL, "setListing(session, dirIno, buffer, starts)");
+    return NULL;
+  }
+  const uint32_t *starts = sv;
+  for (size_t k = 0; k < count; k++)
+    if (starts[k] > len || (k && starts[k] < starts[k - 1])) {
+      napi_throw_range_error(env, NULL, "setListing: entry offsets out of order or outside the buffer");
+      return NULL;
+    }
+  listing_t *l = calloc(1, sizeof(listing_t));
+  bool taken = false;
+  if (l && (l->buf = malloc(len ? len : 1)) && (l->starts = malloc(count * sizeof(uint32_t)))) {
+    memcpy(l->buf, data, len);
+    memcpy(l->starts, starts, count * sizeof(uint32_t));
+    l->ino = (fuse_ino_t)ino;
+    l->n = (uint32_t)(count - 1);
+    pthread_mutex_lock(&s->lock);
+    listing_t **at = find_listing(s, l->ino);
+    if (!*at && !s->destroyed && !s->store_stop) {
+      l->hnext = NULL;
+      *at = l;
+      taken = true;
+    }
+    pthread_mutex_unlock(&s->lock);
+  }
+  if (!taken && l) {
+    free(l->buf);
+    free(l->starts);
+    free(l);
+  }
+  napi_value out;
+  napi_get_boolean(env, taken, &out);
+  return out;
+}
+
+// dropListing(s, dirIno): no more answers from it; its staged pushes are dropped. An
+// OP_DROPPED follows every OP_LISTED of it through the queue, so JS learns when the last of
+// its lookups has been counted.
+static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  double ino;
+  if (!num_args(env, argv, 1, 2, &ino)) return NULL;
+  pthread_mutex_lock(&s->lock);
+  listing_t **at = find_listing(s, (fuse_ino_t)ino);
+  listing_t *l = *at;
+  if (l) {
+    *at = l->hnext;
+    free_listing(s, l);
+  }
+  pthread_mutex_unlock(&s->lock);
+  enqueue(s, NULL, OP_DROPPED, (uint64_t)ino, 0, 0, NULL);
+  return NULL;
+}
+
 // counters(s) → [page-cache pushes the kernel accepted, lookups of names that cannot exist
-// answered here, reads answered here from pushed content]
+// answered here, reads answered here from pushed content, readdirplus pages answered here]
 static napi_value js_counters(napi_env env, napi_callback_info info) {
   ARGS(1);
   pthread_mutex_lock(&s->lock);
-  double n[3] = {s->stored, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED),
-                 (double)__atomic_load_n(&s->reads_from_pushes, __ATOMIC_RELAXED)};
+  double n[4] = {s->stored, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED),
+                 (double)__atomic_load_n(&s->reads_from_pushes, __ATOMIC_RELAXED),
+                 (double)__atomic_load_n(&s->pages_listed, __ATOMIC_RELAXED)};
   pthread_mutex_unlock(&s->lock);
   napi_value out, x;
-  napi_create_array_with_length(env, 3, &out);
-  for (uint32_t k = 0; k < 3; k++) {
+  napi_create_array_with_length(env, 4, &out);
+  for (uint32_t k = 0; k < 4; k++) {
     napi_create_double(env, n[k], &x);
     napi_set_element(env, out, k, x);
   }
@@ -794,6 +968,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
       {"notifyStore", NULL, js_notify_store, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"setListing", NULL, js_set_listing, NULL, NULL, NULL, napi_default, NULL},
+      {"dropListing", NULL, js_drop_listing, NULL, NULL, NULL, napi_default, NULL},
       {"stopStore", NULL, js_stop_store, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},

@@ -1,0 +1,79 @@
+// Listings prepared one level ahead and answered in C (lib/fs/native), with the pushes of
+// their files waiting for them: a whole real module walked through the kernel, twice, with
+// the kernel made to forget every inode in between, must show exactly the zip's tree and bytes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
+import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
+import { ensureCorpus, versionsIn } from '../support/corpus.js';
+import { withModfs } from '../support/modfs-process.js';
+import { readZip } from '../support/module-zip.js';
+
+const MODULE = 'github.com/google/go-cmp';
+
+let work: string;
+let corpus: string;
+let up: ProxyServer;
+
+before(async () => {
+  corpus = await ensureCorpus();
+  up = await startProxyServer({ root: corpus });
+  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-pl-'));
+});
+
+after(async () => {
+  await up.close();
+  await fsp.rm(work, { recursive: true, force: true });
+});
+
+/** "path size sha256" of every file, and "path/" of every directory, below `root`, sorted. */
+async function walk(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const visit = async (dir: string, rel: string) => {
+    for (const e of await fsp.readdir(dir, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) {
+        out.push(r + '/');
+        await visit(path.join(dir, e.name), r);
+      } else {
+        const data = await fsp.readFile(path.join(dir, e.name));
+        const st = await fsp.stat(path.join(dir, e.name));
+        out.push(`${r} ${st.size} ${createHash('sha256').update(data).digest('hex')}`);
+      }
+    }
+  };
+  await visit(root, '');
+  return out.sort();
+}
+
+test('a module walked through the mount, before and after the kernel forgets its inodes, is the zip exactly', async () => {
+  const [version] = await versionsIn(corpus, MODULE);
+  assert.ok(version, `${MODULE} is in the corpus`);
+  const prefix = `${MODULE}@${version}/`;
+  const want = new Set<string>();
+  for (const e of await readZip(path.join(corpus, escapePath(MODULE), '@v', `${escapeVersion(version)}.zip`))) {
+    if (e.isDir) continue;
+    const rel = e.name.slice(prefix.length);
+    const data = e.data;
+    want.add(`${rel} ${data.length} ${createHash('sha256').update(data).digest('hex')}`);
+    const parts = rel.split('/');
+    for (let k = 1; k < parts.length; k++) want.add(parts.slice(0, k).join('/') + '/');
+  }
+  assert.ok([...want].some((w) => w.split('/').length > 3), 'the module has directories three levels deep');
+  const mnt = path.join(work, 'mnt');
+  await withModfs(mnt, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info'], async (m) => {
+    const root = path.join(mnt, escapePath(MODULE) + '@' + escapeVersion(version));
+    assert.deepEqual(await walk(root), [...want].sort());
+    // Every dentry and inode the kernel can let go of goes: it sends forgets, then asks again.
+    await fsp.writeFile('/proc/sys/vm/drop_caches', '3');
+    assert.deepEqual(await walk(root), [...want].sort());
+    assert.equal(await m.stop('SIGTERM'), 0);
+    assert.doesNotMatch(m.stderr(), /unknown inode|internal error/);
+    const pages = Number(/(\d+) readdirplus pages prepared ahead/.exec(m.stderr())?.[1]);
+    assert.ok(pages >= 1, m.stderr());
+  });
+});
