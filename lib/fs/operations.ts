@@ -27,6 +27,8 @@ export interface Attr {
   size: number;
   mtime: Date;
   nlink: number;
+  /** the whole content, when it was at hand and never changes (.mod, .info, .ziphash) */
+  data?: Buffer;
 }
 
 type Target =
@@ -141,7 +143,7 @@ export class Operations {
         // The time comes from the .info, fetched only once the .mod is accepted: a rejected
         // version leaves nothing stored.
         const data = await this.versionFileBytes(n.module, n.version, n.ext);
-        if (data) return fileAttr(data.length, await this.versionTime(n.module, n.version));
+        if (data) return { ...fileAttr(data.length, await this.versionTime(n.module, n.version)), data };
         const v = await this.fetcher.version(n.module, n.version);
         return fileAttr(v.zip.size, v.time);
       }

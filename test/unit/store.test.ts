@@ -356,3 +356,34 @@ test('a large blob read by ranges while it unpacks: every range right, concurren
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('reads of a large blob within its head inflate only the head: right bytes, nothing unpacked; a read further on still unpacks it', async () => {
+  const dir = await tmpdir();
+  try {
+    const store = await Store.open(path.join(dir, 'store'), { blobCacheBytes: 64 << 10 });
+    // Text that compresses well (as source does) and text that does not: the head is taken in steps.
+    const files: Record<string, string> = {
+      'go.mod': `module ${MOD}\n`,
+      'table.go': `package big\n${[...Array(60_000).keys()].map((i) => `// ${i} ${(i * 7919) % 10007}\n`).join('')}`,
+      'noise.go': `package big\n// ${randomBytes(400_000).toString('base64')}\n`,
+    };
+    const zip = path.join(dir, 'v1.0.0.zip');
+    await writeModuleZip(zip, MOD, 'v1.0.0', files);
+    const v = await store.ingest(MOD, 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor('v1.0.0') });
+    for (const name of ['table.go', 'noise.go']) {
+      const f = v.byPath.get(name)!;
+      const want = Buffer.from(files[name]);
+      assert.ok(f.size > 500_000, `${name} is large`);
+      for (const [a, b] of [[0, 16384], [100, 5000], [0, 256 << 10], [200_000, 256 << 10]] as const) {
+        assert.ok((await store.readBlobRange(f.blob, f.size, a, b)).equals(want.subarray(a, b)), `${name} [${a}, ${b})`);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(await fsp.readdir(store.rawDir).catch(() => []), [], 'no large blob was unpacked');
+    const f = v.byPath.get('table.go')!;
+    assert.ok((await store.readBlobRange(f.blob, f.size, 300_000, 400_000)).equals(Buffer.from(files['table.go']).subarray(300_000, 400_000)));
+    await store.close();
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7, OP_LISTED = 8, OP_DROPPED = 9 };
@@ -49,6 +50,8 @@ typedef struct store_job {
   off_t off;
   size_t len;
   int whole; // the whole content of an immutable file
+  int tries; // pushes the kernel refused for an inode it did not know yet
+  double due; // CLOCK_MONOTONIC ms: not pushed again before
   char data[];
 } store_job_t;
 
@@ -238,7 +241,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
   enqueue(fuse_req_userdata(req), req, OP_GETATTR, ino, 0, 0, NULL);
 }
 
-// Under the lock: a push goes on the queue; a whole file also answers reads of its inode.
+// Under the lock: a push goes on the queue.
 static void queue_push(session_t *s, store_job_t *j) {
   j->next = NULL;
   if (s->store_tail) s->store_tail->next = j;
@@ -429,6 +432,12 @@ static void keep_pushed(session_t *s, store_job_t *j) {
   }
 }
 
+static double monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 static void *store_main(void *arg) {
   session_t *s = arg;
   sigset_t all;
@@ -443,15 +452,19 @@ static void *store_main(void *arg) {
     if (!s->store_head) s->store_tail = NULL;
     s->store_bytes -= j->len;
     pthread_mutex_unlock(&s->lock);
+    double wait = j->tries ? j->due - monotonic_ms() : 0;
+    if (wait > 0) usleep((useconds_t)(wait * 1000));
     struct fuse_bufvec bv = FUSE_BUFVEC_INIT(j->len);
     bv.buf[0].mem = j->data;
-    int r = -ENOENT;
-    // The kernel links a readdirplus reply's inodes when the lister wakes up, maybe later.
-    for (int tries = 0; tries < 4 && r == -ENOENT; tries++) {
-      if (tries) usleep(2000);
-      r = fuse_lowlevel_notify_store(s->se, j->ino, j->off, &bv, 0);
-    }
+    // The kernel links the inodes of a lookup or readdirplus answer when the asker wakes up,
+    // maybe after this push: it is tried again behind the others instead of holding them up.
+    int r = fuse_lowlevel_notify_store(s->se, j->ino, j->off, &bv, 0);
     pthread_mutex_lock(&s->lock);
+    if (r == -ENOENT && ++j->tries < 4 && !s->store_stop) {
+      j->due = monotonic_ms() + j->tries;
+      queue_push(s, j);
+      continue;
+    }
     if (r == 0) s->stored++;
     keep_pushed(s, j);
   }
@@ -775,7 +788,7 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
   bool queued = false;
   store_job_t *j = malloc(sizeof(store_job_t) + (size_t)want);
   if (j) {
-    *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT)};
+    *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT), 0, 0};
     memcpy(j->data, data, (size_t)want);
     pthread_mutex_lock(&s->lock);
     listing_t *l = dir > 0 ? *find_listing(s, (fuse_ino_t)dir) : NULL;
