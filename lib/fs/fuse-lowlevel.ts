@@ -96,6 +96,8 @@ const PREFETCH_BATCH_BYTES = 512 << 10;
 /** listings prepared ahead for C to answer (see prepareListings), and how long one is kept */
 const PREPARED_MAX = 4096;
 const PREPARED_TTL_MS = 10_000;
+/** bytes of files read ahead to wait in C for their listings (C refuses more than twice this) */
+const STAGE_BUDGET = 8 << 20;
 
 /** a child's attributes, and inside a version its stored file */
 type Kid = { attr: Attr; file: FileRef | null };
@@ -107,8 +109,18 @@ interface Prepared {
   kids: (Kid | null)[];
   /** its files' read-ahead batches not started yet */
   batches: PrefetchJob[][];
+  /** the read-ahead group its batches go to: the listing that made it prepared */
+  group: AheadGroup;
+  /** bytes of its files counted against STAGE_BUDGET, until it is listed or dropped */
+  staged: number;
   /** dropListing was called; OP.DROPPED has not come yet */
   dropping?: boolean;
+}
+
+/** read-ahead batches for the subdirectories of one listing, in listing order */
+interface AheadGroup {
+  batches: PrefetchJob[][];
+  stacked: boolean;
 }
 
 interface PrefetchJob {
@@ -137,12 +149,18 @@ export class LowlevelMount {
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: PrefetchJob[][] = [];
-  private readonly aheadQueue: PrefetchJob[][] = [];
+  /**
+   * Read-ahead waiting, newest listing's group on top: go walks depth first, so the
+   * subdirectories of what it listed last are what it lists next.
+   */
+  private readonly aheadGroups: AheadGroup[] = [];
   private prefetching = 0;
   /** listings handed to C, by directory inode (insertion order is age) */
   private readonly prepared = new Map<number, Prepared>();
   /** directories inside versions whose listing the kernel has had, by inode */
   private readonly listedDirs = new Set<number>();
+  /** bytes of read-ahead reserved or waiting in C (see STAGE_BUDGET) */
+  private stagedBytes = 0;
   /** requests not yet answered: each is answered exactly once, by its work or by the stop */
   private readonly pending = new Set<number>();
   /** request batches received, and how many there had been at the last trim */
@@ -478,11 +496,12 @@ export class LowlevelMount {
    */
   private prepareListings(nodes: (Inode | null)[], kids: (Kid | null)[]): void {
     this.expirePrepared();
+    const group: AheadGroup = { batches: [], stacked: false };
     nodes.forEach((dir, k) => {
       const a = kids[k]?.attr;
       if (!dir || !a || (a.mode & 0o170000) !== 0o040000) return;
       if (this.prepared.has(dir.ino) || this.listedDirs.has(dir.ino) || this.prepared.size >= PREPARED_MAX) return;
-      const entry: Prepared = { at: Date.now(), nodes: [], kids: [], batches: [] };
+      const entry: Prepared = { at: Date.now(), nodes: [], kids: [], batches: [], group, staged: 0 };
       this.prepared.set(dir.ino, entry);
       (async () => {
         const names = await this.ops.readdir(dir.path);
@@ -513,14 +532,24 @@ export class LowlevelMount {
     if (entry.dropping) return;
     if (!this.listedDirs.has(dirIno)) {
       this.listedDirs.add(dirIno);
-      // Its files still waiting to be read are wanted now.
-      for (const batch of entry.batches) {
-        const at = this.aheadQueue.indexOf(batch);
-        if (at >= 0) this.prefetchQueue.unshift(...this.aheadQueue.splice(at, 1));
-      }
+      // Its files still waiting to be read are wanted now; those read ahead are on their way.
+      const waiting = entry.group.batches;
+      const wanted = entry.batches.filter((batch) => {
+        const at = waiting.indexOf(batch);
+        return at >= 0 && waiting.splice(at, 1);
+      });
+      this.prefetchQueue.unshift(...wanted);
       entry.batches = [];
+      this.unstage(entry);
     }
     this.prepareListings(nodes, entry.kids.slice(from, from + count));
+  }
+
+  /** A listing answered or dropped: what was read ahead for it no longer counts to the budget. */
+  private unstage(entry: Prepared): void {
+    this.stagedBytes -= entry.staged;
+    entry.staged = 0;
+    this.pumpPrefetch();
   }
 
   /** Stops C answering from a prepared listing; its inodes are let go once OP.DROPPED comes. */
@@ -528,7 +557,12 @@ export class LowlevelMount {
     const entry = this.prepared.get(dirIno);
     if (!entry || entry.dropping) return;
     entry.dropping = true;
+    for (const batch of entry.batches) {
+      const at = entry.group.batches.indexOf(batch);
+      if (at >= 0) entry.group.batches.splice(at, 1);
+    }
     entry.batches = [];
+    this.unstage(entry);
     this.b.dropListing(this.session, dirIno);
   }
 
@@ -562,13 +596,15 @@ export class LowlevelMount {
    */
   private prefetch(nodes: (Inode | null)[], kids: (Kid | null)[], dirIno: number): void {
     const max = this.opts.prefetchMaxBytes ?? 256 << 10;
-    const queue = dirIno ? this.aheadQueue : this.prefetchQueue;
+    const ahead = dirIno ? this.prepared.get(dirIno) : undefined;
+    if (dirIno && !ahead) return;
+    const queue = ahead ? ahead.group.batches : this.prefetchQueue;
     let batch: PrefetchJob[] = [];
     let bytes = 0;
     const flush = () => {
       if (batch.length) {
         queue.push(batch);
-        if (dirIno) this.prepared.get(dirIno)?.batches.push(batch);
+        ahead?.batches.push(batch);
       }
       batch = [];
       bytes = 0;
@@ -581,13 +617,43 @@ export class LowlevelMount {
       if (bytes >= PREFETCH_BATCH_BYTES) flush();
     });
     flush();
+    if (ahead && !ahead.group.stacked && ahead.group.batches.length) {
+      ahead.group.stacked = true;
+      this.aheadGroups.push(ahead.group);
+    }
     this.pumpPrefetch();
+  }
+
+  /**
+   * The next read-ahead batch, from the newest group, if the budget has room for it (the
+   * bytes count until its listing is answered or dropped); undefined otherwise.
+   */
+  private nextAhead(): PrefetchJob[] | undefined {
+    let top = this.aheadGroups.at(-1);
+    while (top && !top.batches.length) {
+      top.stacked = false;
+      this.aheadGroups.pop();
+      top = this.aheadGroups.at(-1);
+    }
+    const batch = top?.batches[0];
+    if (!batch) return undefined;
+    const bytes = batch.reduce((n, j) => n + j.file.size, 0);
+    if (this.stagedBytes + bytes > STAGE_BUDGET) return undefined;
+    top!.batches.shift();
+    const entry = this.prepared.get(batch[0].dirIno);
+    if (entry) {
+      const at = entry.batches.indexOf(batch);
+      if (at >= 0) entry.batches.splice(at, 1);
+      entry.staged += bytes;
+      this.stagedBytes += bytes;
+    }
+    return batch;
   }
 
   /** Neighbouring files are read in one call: the store then reads their pack entries together. */
   private pumpPrefetch(): void {
     while (this.prefetching < PREFETCH_IN_FLIGHT && !this.ended && !this.stopping) {
-      const next = this.prefetchQueue.shift() ?? this.aheadQueue.shift();
+      const next = this.prefetchQueue.shift() ?? this.nextAhead();
       if (!next) break;
       const jobs = next.filter((j) => this.byIno.get(j.ino)?.path === j.path);
       if (!jobs.length) continue;
@@ -598,13 +664,19 @@ export class LowlevelMount {
           bufs.forEach((b, k) => {
             // a file that fails now fails again, with its errno, when it is read
             const j = jobs[k];
-            if (!b || this.ended || this.stopping) return;
-            // Read ahead for a listing the kernel has not had: it waits in C for that listing,
-            // unless the listing was dropped (the kernel would not know the inode).
-            const waitFor = j.dirIno && !this.listedDirs.has(j.dirIno) ? j.dirIno : 0;
-            const prepared = waitFor ? this.prepared.get(waitFor) : undefined;
-            if (waitFor && (!prepared || prepared.dropping)) return;
-            this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, waitFor);
+            // Read ahead for a listing the kernel has not had yet: it waits in C for that listing.
+            const prepared = j.dirIno && !this.listedDirs.has(j.dirIno) ? this.prepared.get(j.dirIno) : undefined;
+            if (prepared) {
+              const staged = !prepared.dropping && !!b && !this.ended && !this.stopping && this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, j.dirIno);
+              if (!staged && !prepared.dropping) {
+                prepared.staged -= j.file.size;
+                this.stagedBytes -= j.file.size;
+              }
+              return;
+            }
+            // Of a listing dropped unanswered, the kernel does not know the inode.
+            if (j.dirIno && !this.listedDirs.has(j.dirIno)) return;
+            if (b) this.push(j.ino, b);
           }),
         )
         .catch(() => undefined)

@@ -64,7 +64,7 @@ typedef struct store_job {
 #define KEPT_MAX (4u << 20)
 #define BUCKETS 4096
 // Content waiting for its directory's listing (below) before it can be pushed.
-#define STAGED_MAX (8u << 20)
+#define STAGED_MAX (16u << 20)
 
 // A directory's whole readdirplus answer, prepared by JS before the kernel asks (go lists a
 // directory right after reading its parent's files), answered here page by page. Entries
@@ -305,12 +305,18 @@ static int readdirplus_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino
     return 0;
   }
   memcpy(page, l->buf + l->starts[from], n);
-  if (!l->listed) release_staged(s, l);
+  int first = !l->listed;
   pthread_mutex_unlock(&s->lock);
   // Queued before the answer, so JS counts these lookups before any forget of them.
   if (to > from) enqueue(s, NULL, OP_LISTED, ino, from, to - from, NULL);
   fuse_reply_buf(req, page, n);
   free(page);
+  // After the answer: the kernel knows the files' inodes once the lister has read it.
+  if (first) {
+    pthread_mutex_lock(&s->lock);
+    if ((l = *find_listing(s, ino)) && !l->listed) release_staged(s, l);
+    pthread_mutex_unlock(&s->lock);
+  }
   __atomic_add_fetch(&s->pages_listed, 1, __ATOMIC_RELAXED);
   return 1;
 }
@@ -461,7 +467,7 @@ static void *store_main(void *arg) {
     int r = fuse_lowlevel_notify_store(s->se, j->ino, j->off, &bv, 0);
     pthread_mutex_lock(&s->lock);
     if (r == -ENOENT && ++j->tries < 4 && !s->store_stop) {
-      j->due = monotonic_ms() + j->tries;
+      j->due = monotonic_ms() + 0.2 * j->tries;
       queue_push(s, j);
       continue;
     }
