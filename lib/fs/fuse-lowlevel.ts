@@ -95,9 +95,9 @@ const PREFETCH_QUEUE = 2000;
 const PREFETCH_BATCH_BYTES = 512 << 10;
 /** listings prepared ahead for C to answer (see prepareListings), and how long one is kept */
 const PREPARED_MAX = 4096;
-const PREPARED_TTL_MS = 10_000;
+const PREPARED_TTL_MS = 5_000;
 /** bytes of files read ahead to wait in C for their listings (C refuses more than twice this) */
-const STAGE_BUDGET = 8 << 20;
+const STAGE_BUDGET = 4 << 20;
 
 /** a child's attributes, and inside a version its stored file */
 type Kid = { attr: Attr; file: FileRef | null };
@@ -113,6 +113,8 @@ interface Prepared {
   group: AheadGroup;
   /** bytes of its files counted against STAGE_BUDGET, until it is listed or dropped */
   staged: number;
+  /** its files are read ahead (else read once it is listed) */
+  readAhead: boolean;
   /** dropListing was called; OP.DROPPED has not come yet */
   dropping?: boolean;
 }
@@ -366,7 +368,8 @@ export class LowlevelMount {
         // Staged before the answer: C answers the read that follows it at once.
         if (a.data && node.ino < this.b.VOLATILE_BIT && a.data.length <= (this.opts.prefetchMaxBytes ?? 256 << 10)) this.push(node.ino, a.data);
         this.b.replyEntry(this.session, id, node.ino, a.mode, a.size, a.mtime.getTime(), a.nlink, entry, attr);
-        if (node.ino < this.b.VOLATILE_BIT && (a.mode & 0o170000) === 0o040000) this.prepareListings([node], [{ attr: a, file: null }]);
+        // A version's root is looked up before it is walked; a stat alone must not read its files.
+        if (node.ino < this.b.VOLATILE_BIT && (a.mode & 0o170000) === 0o040000) this.prepareListings([node], [{ attr: a, file: null }], false);
       },
       (err) => {
         // A negative entry lets the kernel answer repeated misses itself.
@@ -491,17 +494,18 @@ export class LowlevelMount {
    * subdirectory. So when a directory is listed, each subdirectory's whole readdirplus answer
    * is built now and handed to C, which answers the kernel from it without a round trip to
    * this thread; its small files are read meanwhile and wait in C for that listing, the
-   * moment the kernel can take their pages. Bounded: PREPARED_MAX listings, each dropped
-   * after PREPARED_TTL_MS, and STAGED_MAX bytes of content (in C).
+   * moment the kernel can take their pages (without `readAhead`, they are read when it does).
+   * Bounded: PREPARED_MAX listings, each dropped after PREPARED_TTL_MS, and STAGE_BUDGET bytes
+   * of content.
    */
-  private prepareListings(nodes: (Inode | null)[], kids: (Kid | null)[]): void {
+  private prepareListings(nodes: (Inode | null)[], kids: (Kid | null)[], readAhead = true): void {
     this.expirePrepared();
     const group: AheadGroup = { batches: [], stacked: false };
     nodes.forEach((dir, k) => {
       const a = kids[k]?.attr;
       if (!dir || !a || (a.mode & 0o170000) !== 0o040000) return;
       if (this.prepared.has(dir.ino) || this.listedDirs.has(dir.ino) || this.prepared.size >= PREPARED_MAX) return;
-      const entry: Prepared = { at: Date.now(), nodes: [], kids: [], batches: [], group, staged: 0 };
+      const entry: Prepared = { at: Date.now(), nodes: [], kids: [], batches: [], group, staged: 0, readAhead };
       this.prepared.set(dir.ino, entry);
       (async () => {
         const names = await this.ops.readdir(dir.path);
@@ -515,7 +519,7 @@ export class LowlevelMount {
         entry.kids = sub;
         for (const node of all.nodes) if (node) node.pins = (node.pins ?? 0) + 1;
         if (!this.b.setListing(this.session, dir.ino, all.buf, all.starts)) return this.unprepare(dir.ino);
-        this.prefetch(all.nodes, sub, dir.ino);
+        if (readAhead) this.prefetch(all.nodes, sub, dir.ino);
       })().catch(() => this.unprepare(dir.ino));
     });
   }
@@ -541,6 +545,7 @@ export class LowlevelMount {
       this.prefetchQueue.unshift(...wanted);
       entry.batches = [];
       this.unstage(entry);
+      if (!entry.readAhead) this.prefetch(entry.nodes, entry.kids, 0);
     }
     this.prepareListings(nodes, entry.kids.slice(from, from + count));
   }

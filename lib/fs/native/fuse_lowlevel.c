@@ -61,10 +61,10 @@ typedef struct store_job {
 // A reader often asks for a file between its push being queued and landing: go reads a
 // directory's files the moment its listing returns. Whole files pushed lately, and those still
 // queued, answer such reads here. Misses come within a millisecond or two of the push.
-#define KEPT_MAX (4u << 20)
+#define KEPT_MAX (2u << 20)
 #define BUCKETS 4096
 // Content waiting for its directory's listing (below) before it can be pushed.
-#define STAGED_MAX (16u << 20)
+#define STAGED_MAX (8u << 20)
 
 // A directory's whole readdirplus answer, prepared by JS before the kernel asks (go lists a
 // directory right after reading its parent's files), answered here page by page. Entries
