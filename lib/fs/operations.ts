@@ -176,25 +176,6 @@ export class Operations {
   }
 
   /**
-   * The files directly in a directory inside a stored version, as (path, stored file), in
-   * listing order; [] for anything else, and for a version not stored yet (this never fetches).
-   */
-  async filesIn(dir: string): Promise<{ path: string; file: FileRef }[]> {
-    const n = resolvePath(dir);
-    if (n.kind !== 'module-entry') return [];
-    const v = await this.store.getVersion(n.module, n.version).catch(() => null);
-    const names = v?.dirs.get(n.rel);
-    if (!v || !names) return [];
-    const base = n.rel === '' ? '' : n.rel + '/';
-    const out: { path: string; file: FileRef }[] = [];
-    for (const name of names) {
-      const file = v.byPath.get(base + name);
-      if (file) out.push({ path: dir + '/' + name, file });
-    }
-    return out;
-  }
-
-  /**
    * Whole contents of several stored files, read together (neighbouring files lie side by
    * side in the store); all null when the read fails (for prefetch: a read on demand then
    * reports why).

@@ -252,7 +252,7 @@ export class BlobWriter {
   private readonly done: Promise<void>;
 
   constructor(
-    private readonly objects: ObjectFiles,
+    objects: ObjectFiles,
     private readonly size: number,
   ) {
     this.tmp = objects.tmpPath('blob');
