@@ -281,7 +281,6 @@ export class LowlevelMount {
         case OP.ENDED:
           this.onEnded(f[at + 4]);
           break;
-
       }
     }
   }
@@ -537,17 +536,22 @@ export class LowlevelMount {
     if (!this.listedDirs.has(dirIno)) {
       this.listedDirs.add(dirIno);
       // Its files still waiting to be read are wanted now; those read ahead are on their way.
-      const waiting = entry.group.batches;
-      const wanted = entry.batches.filter((batch) => {
-        const at = waiting.indexOf(batch);
-        return at >= 0 && waiting.splice(at, 1);
-      });
-      this.prefetchQueue.unshift(...wanted);
-      entry.batches = [];
+      this.prefetchQueue.unshift(...this.takeWaiting(entry));
       this.unstage(entry);
       if (!entry.readAhead) this.prefetch(entry.nodes, entry.kids, 0);
     }
     this.prepareListings(nodes, entry.kids.slice(from, from + count));
+  }
+
+  /** A prepared listing's read-ahead batches not started yet, taken out of its group. */
+  private takeWaiting(entry: Prepared): PrefetchJob[][] {
+    const waiting = entry.group.batches;
+    const taken = entry.batches.filter((batch) => {
+      const at = waiting.indexOf(batch);
+      return at >= 0 && waiting.splice(at, 1).length > 0;
+    });
+    entry.batches = [];
+    return taken;
   }
 
   /** A listing answered or dropped: what was read ahead for it no longer counts to the budget. */
@@ -562,11 +566,7 @@ export class LowlevelMount {
     const entry = this.prepared.get(dirIno);
     if (!entry || entry.dropping) return;
     entry.dropping = true;
-    for (const batch of entry.batches) {
-      const at = entry.group.batches.indexOf(batch);
-      if (at >= 0) entry.group.batches.splice(at, 1);
-    }
-    entry.batches = [];
+    this.takeWaiting(entry);
     this.unstage(entry);
     this.b.dropListing(this.session, dirIno);
   }

@@ -830,7 +830,8 @@ static napi_value js_set_listing(napi_env env, napi_callback_info info) {
   void *data, *sv;
   size_t len, count;
   napi_typedarray_type type;
-  if (napi_get_value_double(env, argv[1], &ino) != napi_ok || napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok ||
+  if (!num_args(env, argv, 1, 2, &ino)) return NULL;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok ||
       napi_get_typedarray_info(env, argv[3], &type, &count, &sv, NULL, NULL) != napi_ok || type != napi_uint32_array || count < 1) {
     napi_throw_type_error(env, NULL, "setListing(session, dirIno, buffer, starts)");
     return NULL;
@@ -843,25 +844,21 @@ static napi_value js_set_listing(napi_env env, napi_callback_info info) {
     }
   listing_t *l = calloc(1, sizeof(listing_t));
   bool taken = false;
-  if (l && (l->buf = malloc(len ? len : 1)) && (l->starts = malloc(count * sizeof(uint32_t)))) {
+  int filled = l && (l->buf = malloc(len ? len : 1)) && (l->starts = malloc(count * sizeof(uint32_t)));
+  if (filled) {
     memcpy(l->buf, data, len);
     memcpy(l->starts, starts, count * sizeof(uint32_t));
     l->ino = (fuse_ino_t)ino;
     l->n = (uint32_t)(count - 1);
-    pthread_mutex_lock(&s->lock);
-    listing_t **at = find_listing(s, l->ino);
-    if (!*at && !s->destroyed && !s->store_stop) {
-      l->hnext = NULL;
-      *at = l;
-      taken = true;
-    }
-    pthread_mutex_unlock(&s->lock);
   }
-  if (!taken && l) {
-    free(l->buf);
-    free(l->starts);
-    free(l);
+  pthread_mutex_lock(&s->lock);
+  listing_t **at = filled ? find_listing(s, l->ino) : NULL;
+  if (at && !*at && !s->destroyed && !s->store_stop) {
+    *at = l;
+    taken = true;
   }
+  if (!taken && l) free_listing(s, l); // nothing staged on it yet
+  pthread_mutex_unlock(&s->lock);
   napi_value out;
   napi_get_boolean(env, taken, &out);
   return out;
