@@ -1,25 +1,37 @@
 // The synthetic .zip of a stored version, pure: a deterministic archive with every file
 // "stored" (no compression), so its exact size is known from the manifest alone and any
 // byte range maps either to generated header bytes or to a slice of one file's content.
+// Only offsets are computed up front (one pass, no buffers): a lookup of the .zip needs its
+// size, and laying out snapd's 2,218 headers in buffers took 12-13 ms in a fresh process.
+// Headers are written when a read reaches them; the central directory once, when first read.
 
 export interface LayoutFile {
-  /** name inside the zip, with the `<module>@<version>/` prefix */
-  name: string;
+  /** path inside the version; the zip names it `<prefix><path>` */
+  path: string;
   size: number;
   crc32: number;
 }
 
-export type Segment =
-  | { offset: number; length: number; kind: 'bytes'; data: Buffer }
-  | { offset: number; length: number; kind: 'file'; index: number };
-
 export interface ZipLayout {
   size: number;
-  segments: Segment[];
+  /** `<module>@<version>/` */
+  prefix: string;
+  files: readonly LayoutFile[];
+  /** n + 1 offsets: file i's local header starts at starts[i]; starts[n] is the central directory's */
+  starts: Float64Array;
+  /** UTF-8 length of each file's name, prefix included */
+  nameLengths: Uint32Array;
+  date: number;
+  time: number;
+  /** built when a read first reaches it */
+  central?: Buffer;
 }
 
 const MAX_U16 = 0xffff;
 const MAX_U32 = 0xffffffff;
+const LOCAL = 30;
+const CENTRAL = 46;
+const END = 22;
 
 /** MS-DOS date and time fields for a UTC instant (clamped to the 1980..2107 range). */
 export function dosDateTime(t: Date): { date: number; time: number } {
@@ -32,73 +44,94 @@ export function dosDateTime(t: Date): { date: number; time: number } {
   };
 }
 
-export function zipLayout(files: LayoutFile[], mtime: Date): ZipLayout {
-  if (files.length > MAX_U16) throw new Error(`synthetic zip: ${files.length} files need ZIP64, not supported`);
+export function zipLayout(files: readonly LayoutFile[], mtime: Date, prefix = ''): ZipLayout {
+  const n = files.length;
+  if (n > MAX_U16) throw new Error(`synthetic zip: ${n} files need ZIP64, not supported`);
   const { date, time } = dosDateTime(mtime);
-  const segments: Segment[] = [];
-  const central: Buffer[] = [];
+  const starts = new Float64Array(n + 1);
+  const nameLengths = new Uint32Array(n);
+  const prefixLength = Buffer.byteLength(prefix);
   let offset = 0;
-  files.forEach((f, index) => {
-    const name = Buffer.from(f.name, 'utf8');
-    const utf8Flag = /[^\x00-\x7f]/.test(f.name) ? 0x0800 : 0;
+  let central = 0;
+  for (let i = 0; i < n; i++) {
+    const f = files[i];
+    const len = prefixLength + Buffer.byteLength(f.path);
     if (f.size > MAX_U32 || offset > MAX_U32) throw new Error('synthetic zip: archive needs ZIP64, not supported');
-    const local = Buffer.alloc(30 + name.length);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(10, 4); // version needed: 1.0, stored
-    local.writeUInt16LE(utf8Flag, 6);
-    local.writeUInt16LE(0, 8); // method: stored
-    local.writeUInt16LE(time, 10);
-    local.writeUInt16LE(date, 12);
-    local.writeUInt32LE(f.crc32 >>> 0, 14);
-    local.writeUInt32LE(f.size, 18);
-    local.writeUInt32LE(f.size, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    name.copy(local, 30);
-
-    const cd = Buffer.alloc(46 + name.length);
-    cd.writeUInt32LE(0x02014b50, 0);
-    cd.writeUInt16LE((3 << 8) | 20, 4); // made by unix, spec 2.0
-    cd.writeUInt16LE(10, 6);
-    cd.writeUInt16LE(utf8Flag, 8);
-    cd.writeUInt16LE(0, 10);
-    cd.writeUInt16LE(time, 12);
-    cd.writeUInt16LE(date, 14);
-    cd.writeUInt32LE(f.crc32 >>> 0, 16);
-    cd.writeUInt32LE(f.size, 20);
-    cd.writeUInt32LE(f.size, 24);
-    cd.writeUInt16LE(name.length, 28);
-    cd.writeUInt32LE(((0o100444 << 16) >>> 0), 38); // regular file, 0444
-    cd.writeUInt32LE(offset, 42);
-    name.copy(cd, 46);
-    central.push(cd);
-
-    segments.push({ offset, length: local.length, kind: 'bytes', data: local });
-    offset += local.length;
-    if (f.size > 0) segments.push({ offset, length: f.size, kind: 'file', index });
-    offset += f.size;
-  });
-  const cdStart = offset;
-  const cdBytes = Buffer.concat(central);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(files.length, 8);
-  eocd.writeUInt16LE(files.length, 10);
-  eocd.writeUInt32LE(cdBytes.length, 12);
-  eocd.writeUInt32LE(cdStart, 16);
-  const tail = Buffer.concat([cdBytes, eocd]);
-  if (cdStart + tail.length > MAX_U32) throw new Error('synthetic zip: archive needs ZIP64, not supported');
-  segments.push({ offset: cdStart, length: tail.length, kind: 'bytes', data: tail });
-  return { size: cdStart + tail.length, segments };
+    nameLengths[i] = len;
+    starts[i] = offset;
+    offset += LOCAL + len + f.size;
+    central += CENTRAL + len;
+  }
+  starts[n] = offset;
+  if (offset + central + END > MAX_U32) throw new Error('synthetic zip: archive needs ZIP64, not supported');
+  return { size: offset + central + END, prefix, files, starts, nameLengths, date, time };
 }
 
-/** Index of the segment holding byte `pos` (binary search). */
-export function segmentAt(layout: ZipLayout, pos: number): number {
+/** Entries with a non-ASCII name carry the UTF-8 flag (its UTF-8 length then exceeds its UTF-16 length). */
+function flags(layout: ZipLayout, i: number): number {
+  return layout.nameLengths[i] !== layout.prefix.length + layout.files[i].path.length ? 0x0800 : 0;
+}
+
+function localHeader(layout: ZipLayout, i: number): Buffer {
+  const f = layout.files[i];
+  const len = layout.nameLengths[i];
+  const b = Buffer.allocUnsafe(LOCAL + len);
+  b.writeUInt32LE(0x04034b50, 0);
+  b.writeUInt16LE(10, 4); // version needed: 1.0, stored
+  b.writeUInt16LE(flags(layout, i), 6);
+  b.writeUInt16LE(0, 8); // method: stored
+  b.writeUInt16LE(layout.time, 10);
+  b.writeUInt16LE(layout.date, 12);
+  b.writeUInt32LE(f.crc32 >>> 0, 14);
+  b.writeUInt32LE(f.size, 18);
+  b.writeUInt32LE(f.size, 22);
+  b.writeUInt16LE(len, 26);
+  b.writeUInt16LE(0, 28);
+  const at = LOCAL + b.write(layout.prefix, LOCAL);
+  b.write(f.path, at);
+  return b;
+}
+
+/** The central directory and end record, everything after the last file's content. */
+export function centralDirectory(layout: ZipLayout): Buffer {
+  if (layout.central) return layout.central;
+  const n = layout.files.length;
+  const cdStart = layout.starts[n];
+  const b = Buffer.alloc(layout.size - cdStart);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const f = layout.files[i];
+    b.writeUInt32LE(0x02014b50, at);
+    b.writeUInt16LE((3 << 8) | 20, at + 4); // made by unix, spec 2.0
+    b.writeUInt16LE(10, at + 6);
+    b.writeUInt16LE(flags(layout, i), at + 8);
+    b.writeUInt16LE(layout.time, at + 12);
+    b.writeUInt16LE(layout.date, at + 14);
+    b.writeUInt32LE(f.crc32 >>> 0, at + 16);
+    b.writeUInt32LE(f.size, at + 20);
+    b.writeUInt32LE(f.size, at + 24);
+    b.writeUInt16LE(layout.nameLengths[i], at + 28);
+    b.writeUInt32LE((0o100444 << 16) >>> 0, at + 38); // regular file, 0444
+    b.writeUInt32LE(layout.starts[i], at + 42);
+    const name = at + CENTRAL + b.write(layout.prefix, at + CENTRAL);
+    b.write(f.path, name);
+    at += CENTRAL + layout.nameLengths[i];
+  }
+  b.writeUInt32LE(0x06054b50, at);
+  b.writeUInt16LE(n, at + 8);
+  b.writeUInt16LE(n, at + 10);
+  b.writeUInt32LE(at, at + 12);
+  b.writeUInt32LE(cdStart, at + 16);
+  return (layout.central = b);
+}
+
+/** Index of the file whose entry (header and content) holds byte `pos`; n for the central directory. */
+export function entryAt(layout: ZipLayout, pos: number): number {
   let lo = 0;
-  let hi = layout.segments.length - 1;
+  let hi = layout.files.length;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
-    if (layout.segments[mid].offset <= pos) lo = mid;
+    if (layout.starts[mid] <= pos) lo = mid;
     else hi = mid - 1;
   }
   return lo;
@@ -123,21 +156,32 @@ export async function readZipRange(
 ): Promise<number> {
   if (pos >= layout.size) return 0;
   const want = Math.min(out.length, layout.size - pos);
-  let done = 0;
-  let i = segmentAt(layout, pos);
+  const n = layout.files.length;
   const slices: FileSlice[] = [];
   const at: number[] = [];
-  while (done < want && i < layout.segments.length) {
-    const seg = layout.segments[i];
-    const from = pos + done - seg.offset;
-    const n = Math.min(seg.length - from, want - done);
-    if (seg.kind === 'bytes') seg.data.copy(out, done, from, from + n);
-    else {
-      slices.push({ index: seg.index, start: from, end: from + n });
-      at.push(done);
+  let done = 0;
+  for (let i = entryAt(layout, pos); done < want; i++) {
+    const p = pos + done;
+    if (i >= n) {
+      const cd = centralDirectory(layout);
+      const from = p - layout.starts[n];
+      done += cd.copy(out, done, from, from + want - done);
+      break;
     }
-    done += n;
-    i++;
+    const content = layout.starts[i] + LOCAL + layout.nameLengths[i];
+    if (p < content) {
+      const from = p - layout.starts[i];
+      done += localHeader(layout, i).copy(out, done, from, from + Math.min(content - p, want - done));
+      if (done >= want) break;
+    }
+    const q = pos + done;
+    const end = layout.starts[i + 1];
+    if (q < end) {
+      const len = Math.min(end - q, want - done);
+      slices.push({ index: i, start: q - content, end: q - content + len });
+      at.push(done);
+      done += len;
+    }
   }
   if (slices.length > 0) {
     const parts = await readFiles(slices);
