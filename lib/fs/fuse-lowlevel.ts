@@ -4,6 +4,8 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import { FsError, type Attr, type FileRef, type Operations } from './operations.js';
+import { ReadAhead } from './read-ahead.js';
+import { LRUCache } from 'lru-cache';
 
 interface Binding {
   mount(
@@ -170,6 +172,8 @@ export class LowlevelMount {
   private batchesAtTrim = 0;
   private trims = 0;
   private readonly trimmer: NodeJS.Timeout | null;
+  /** files being read front to back (.zip), by path: a few at a time, each holding a few MiB */
+  private readonly aheads = new LRUCache<string, ReadAhead>({ max: 4 });
 
   constructor(
     readonly mountpoint: string,
@@ -395,11 +399,43 @@ export class LowlevelMount {
   private read(id: number, ino: number, pos: number, size: number): void {
     const path = this.pathOf(id, ino);
     if (path === null) return;
-    const buf = Buffer.allocUnsafe(size);
-    this.ops.read(path, buf, pos).then(
-      (n) => this.pending.delete(id) && this.b.replyBuf(this.session, id, buf, n),
+    const ahead = this.aheads.get(path)?.read(pos, size) ?? (pos === 0 && ino < this.b.VOLATILE_BIT && this.ops.isArchive(path) ? this.startAhead(path, size) : null);
+    const done = ahead
+      ? ahead.then((b) => b ?? this.readDirect(path, pos, size))
+      : this.readDirect(path, pos, size);
+    done.then(
+      (b) => this.pending.delete(id) && this.b.replyBuf(this.session, id, b, b.length),
       (err) => this.fail(id, path, err),
     );
+  }
+
+  private async readDirect(path: string, pos: number, size: number): Promise<Buffer> {
+    const buf = Buffer.allocUnsafe(size);
+    return buf.subarray(0, await this.ops.read(path, buf, pos));
+  }
+
+  /**
+   * A .zip read from its start: read ahead of the reader in pieces pushed into the page cache
+   * (go mod verify, and anything serving the cache as a proxy, read it whole).
+   */
+  private async startAhead(path: string, size: number): Promise<Buffer | null> {
+    const total = (await this.ops.getattr(path)).size;
+    let ahead = this.aheads.get(path);
+    if (!ahead) {
+      const make = async (pos: number, length: number) => {
+        const out = Buffer.allocUnsafe(length);
+        const n = await this.ops.read(path, out, pos, { cache: false });
+        if (n !== length) throw new Error(`${path}: read ${n} bytes at ${pos}, expected ${length}`);
+        return out;
+      };
+      const push = (pos: number, data: Buffer) => {
+        const ino = this.byPath.get(path)?.ino;
+        if (ino !== undefined && !this.ended && !this.stopping) this.b.notifyStore(this.session, ino, pos, data, data.length, false, 0);
+      };
+      ahead = new ReadAhead(total, make, push);
+      this.aheads.set(path, ahead);
+    }
+    return (await ahead.read(0, size)) ?? null;
   }
 
   /**

@@ -3,7 +3,7 @@
 import { unescapeVersion } from '../gomod/escape.js';
 import { sortVersions } from '../gomod/semver.js';
 import { FetchError, type Fetcher } from '../fetcher/fetcher.js';
-import type { Store, StoredFile, StoredVersion } from '../store/store.js';
+import type { ReadOptions, Store, StoredFile, StoredVersion } from '../store/store.js';
 import { readZipRange } from '../store/zip-layout.js';
 import { LRUCache } from 'lru-cache';
 import { resolvePath, type Node } from './namespace.js';
@@ -301,8 +301,14 @@ export class Operations {
    * Reads by path: opens are answered inside libfuse without a round trip to this thread,
    * so the file behind a path is resolved here (and remembered; content never changes).
    */
-  read(path: string, out: Buffer, pos: number): Promise<number> {
-    return this.guard(async () => this.readTarget(await this.targetOf(path), out, pos));
+  read(path: string, out: Buffer, pos: number, opts: ReadOptions = {}): Promise<number> {
+    return this.guard(async () => this.readTarget(await this.targetOf(path), out, pos, opts));
+  }
+
+  /** Whether a path names a version's .zip, which readers take front to back. */
+  isArchive(path: string): boolean {
+    const n = resolvePath(path);
+    return n.kind === 'version-file' && n.ext === 'zip';
   }
 
   /** The file behind a path, remembered unless its content can change. */
@@ -336,7 +342,7 @@ export class Operations {
     }
   }
 
-  private async readTarget(t: Target, out: Buffer, pos: number): Promise<number> {
+  private async readTarget(t: Target, out: Buffer, pos: number, opts: ReadOptions): Promise<number> {
     switch (t.kind) {
       case 'bytes':
         return copyRange(t.data, out, pos);
@@ -348,7 +354,10 @@ export class Operations {
       case 'zip': {
         const v = t.version;
         return readZipRange(v.zip, pos, out, (slices) =>
-          this.store.readFileSlices(slices.map((x) => ({ blob: v.files[x.index].blob, size: v.files[x.index].size, start: x.start, end: x.end }))),
+          this.store.readFileSlices(
+            slices.map((x) => ({ blob: v.files[x.index].blob, size: v.files[x.index].size, start: x.start, end: x.end })),
+            opts,
+          ),
         );
       }
     }

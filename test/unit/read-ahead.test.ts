@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ReadAhead, type ReadAheadOptions } from '../../lib/fs/read-ahead.js';
+
+const OPTS: ReadAheadOptions = { piece: 1000, window: 4, held: 2 };
+const content = Buffer.from(Array.from({ length: 10_500 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
+
+/** A ReadAhead over `content` that records what it made and pushed. */
+function setup(fail?: number) {
+  const made: number[] = [];
+  const pushed = new Map<number, Buffer>();
+  const ra = new ReadAhead(
+    content.length,
+    async (pos, length) => {
+      made.push(pos);
+      await new Promise((r) => setImmediate(r));
+      if (pos === fail) throw new Error(`piece at ${pos} failed`);
+      return Buffer.from(content.subarray(pos, pos + length));
+    },
+    (pos, data) => pushed.set(pos, data),
+    OPTS,
+  );
+  return { ra, made, pushed };
+}
+
+const settle = () => new Promise((r) => setTimeout(r, 5));
+
+test('a read from the start makes a window ahead and pushes all but its held end', async () => {
+  const { ra, made, pushed } = setup();
+  const got = await ra.read(0, 300);
+  assert.ok(got?.equals(content.subarray(0, 300)));
+  await settle();
+  assert.deepEqual(made, [0, 1000, 2000, 3000]);
+  // window 4, held 2: pieces 0 and 1 pushed, 2 and 3 kept back for the reader to ask.
+  assert.deepEqual([...pushed.keys()].sort((a, b) => a - b), [0, 1000]);
+  for (const [pos, data] of pushed) assert.ok(data.equals(content.subarray(pos, pos + 1000)));
+});
+
+test('the reader reaching a held piece moves the window on; at the end everything is pushed', async () => {
+  const { ra, made, pushed } = setup();
+  await ra.read(0, 300);
+  await settle();
+  // The pushed pieces never reach us again; the next request is in the first held piece.
+  for (let pos = 2000; pos < content.length; pos += 1000) {
+    const got = await ra.read(pos, 1000);
+    assert.ok(got?.equals(content.subarray(pos, Math.min(pos + 1000, content.length))), `piece at ${pos}`);
+  }
+  await settle();
+  assert.deepEqual(made, [0, 1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]);
+  assert.deepEqual([...pushed.keys()].sort((a, b) => a - b), made);
+  assert.equal(pushed.get(10000)!.length, 500);
+});
+
+test('a read spanning two pieces, or cut by the end of the file, has exactly its bytes', async () => {
+  const { ra } = setup();
+  assert.ok((await ra.read(0, 10))?.equals(content.subarray(0, 10)));
+  assert.ok((await ra.read(900, 300))?.equals(content.subarray(900, 1200)));
+  for (let pos = 2000; pos < 10_000; pos += 1000) await ra.read(pos, 1000);
+  assert.ok((await ra.read(10_200, 4096))?.equals(content.subarray(10_200)));
+  assert.equal(ra.read(content.length, 10), null);
+});
+
+test('reads elsewhere are not part of the stream', async () => {
+  const { ra, made } = setup();
+  // go reads a zip's central directory at its end first: no read-ahead from there.
+  assert.equal(ra.read(9_800, 700), null);
+  assert.deepEqual(made, []);
+  await ra.read(0, 100);
+  assert.equal(ra.read(7_000, 100), null, 'beyond the window');
+  assert.ok(ra.read(1_500, 100), 'inside it');
+});
+
+test('a failed piece fails the reads that wait on it, and nothing else', async () => {
+  const { ra, pushed } = setup(1000);
+  assert.ok((await ra.read(0, 100))?.equals(content.subarray(0, 100)));
+  await assert.rejects(ra.read(1000, 100)!, /piece at 1000 failed/);
+  await settle();
+  assert.ok(!pushed.has(1000));
+});
+
+test('a read from the start again begins a new pass', async () => {
+  const { ra, made } = setup();
+  await ra.read(0, 100);
+  for (let pos = 2000; pos < content.length; pos += 1000) await ra.read(pos, 1000);
+  made.length = 0;
+  assert.ok((await ra.read(0, 100))?.equals(content.subarray(0, 100)));
+  assert.deepEqual(made, [0, 1000, 2000, 3000]);
+});
