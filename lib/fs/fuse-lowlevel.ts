@@ -23,7 +23,7 @@ interface Binding {
   setListing(s: Session, dirIno: number, buf: Buffer, starts: Uint32Array): boolean;
   /** followed by an OP.DROPPED of it */
   dropListing(s: Session, dirIno: number): void;
-  /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content, readdirplus pages answered in C] */
+  /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content, listing pages (readdir and readdirplus) answered in C] */
   counters(s: Session): [number, number, number, number];
   stopStore(s: Session): boolean;
   trimMemory(): boolean;
@@ -208,8 +208,8 @@ export class LowlevelMount {
 
   /**
    * Kernel requests answered here, by kind; answered in C: lookups of names that cannot exist,
-   * reads of files whose push into the page cache had not landed yet, and readdirplus pages
-   * of prepared listings; files the kernel took into its page cache ahead of a read; memory
+   * reads of files whose push into the page cache had not landed yet, and pages (readdir or
+   * readdirplus) of prepared listings; files the kernel took into its page cache ahead of a read; memory
    * trims started.
    */
   get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; pagesListed: number; prefetched: number; trims: number } {
@@ -300,10 +300,12 @@ export class LowlevelMount {
 
   // ---- inodes ----
 
-  private inodeFor(path: string, mode: number): Inode {
+  /** `inVersion`: the path's parent is a directory inside a version, which decides its class. */
+  private inodeFor(path: string, mode: number, inVersion = false): Inode {
     let node = this.byPath.get(path);
     if (!node) {
-      const kind = this.ops.inodeClass(path, (mode & 0o170000) === 0o040000);
+      const isDir = (mode & 0o170000) === 0o040000;
+      const kind = inVersion ? (isDir ? 'no-go-mod' : 'fixed') : this.ops.inodeClass(path, isDir);
       const bits = kind === 'volatile' ? this.b.VOLATILE_BIT : kind === 'no-go-mod' ? this.b.NO_GOMOD_BIT : 0;
       const ino = this.nextIno++ + bits;
       node = { ino, path, nlookup: 0 };
@@ -485,6 +487,10 @@ export class LowlevelMount {
     for (let k = 0; k < names.length; k++) starts[k + 1] = starts[k] + align8(head + lens[k]);
     const out = Buffer.alloc(starts[names.length]);
     const nodes: (Inode | null)[] = [];
+    // Every directory with a fixed inode lies inside a version: its children are entries of
+    // that version below its root.
+    const dirIno = this.byPath.get(dir)?.ino;
+    const inVersion = dirIno !== undefined && dirIno < this.b.VOLATILE_BIT && dirIno !== ROOT;
     names.forEach((name, k) => {
       const path = dir === '/' ? '/' + name : dir + '/' + name;
       const a = kids[k]?.attr ?? null;
@@ -494,7 +500,7 @@ export class LowlevelMount {
       let dino = this.byPath.get(path)?.ino ?? UNKNOWN_INO;
       let node: Inode | null = null;
       if (plus && a) {
-        node = this.inodeFor(path, a.mode);
+        node = this.inodeFor(path, a.mode, inVersion);
         if (count) node.nlookup++;
         dino = node.ino;
         const [entry, attr] = this.timeouts(node.ino, a.mode);

@@ -96,7 +96,7 @@ typedef struct {
   uint64_t reads_from_pushes; // reads answered from pushed content, without JS
   listing_t *listings[BUCKETS];
   size_t staged_bytes;
-  uint64_t pages_listed; // readdirplus pages answered from prepared listings
+  uint64_t pages_listed; // readdir and readdirplus pages answered from prepared listings
   pthread_t thread;
   int started, ended, unmounted, destroyed;
   napi_threadsafe_function tsfn;
@@ -288,27 +288,41 @@ static void free_listing(session_t *s, listing_t *l) {
   free(l);
 }
 
-// Whether a readdirplus page was answered from a prepared listing.
-static int readdirplus_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off) {
+#define ENTRY_OUT 128 // sizeof(struct fuse_entry_out), as JS lays out the listing
+
+// Whether a readdir or readdirplus page was answered from a prepared listing. The kernel asks
+// for plain pages once readdirplus entries went unused, as for the last, empty page of every
+// listing (getdents until it returns nothing). A plain entry is the readdirplus entry without
+// its attributes (struct fuse_direntplus = fuse_entry_out + fuse_dirent) and counts no lookup.
+static int page_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus) {
   pthread_mutex_lock(&s->lock);
   listing_t *l = *find_listing(s, ino);
   if (!l) {
     pthread_mutex_unlock(&s->lock);
     return 0;
   }
+  const size_t skip = plus ? 0 : ENTRY_OUT;
   uint32_t from = off < 0 ? 0 : off > (off_t)l->n ? l->n : (uint32_t)off, to = from;
-  while (to < l->n && l->starts[to + 1] - l->starts[from] <= size) to++;
-  size_t n = l->starts[to] - l->starts[from];
+  size_t n = 0;
+  for (; to < l->n; to++) {
+    size_t len = l->starts[to + 1] - l->starts[to] - skip;
+    if (n + len > size) break;
+    n += len;
+  }
   char *page = n ? malloc(n) : NULL;
   if (n && !page) {
     pthread_mutex_unlock(&s->lock);
     return 0;
   }
-  memcpy(page, l->buf + l->starts[from], n);
-  int first = !l->listed;
+  for (uint32_t k = from, at = 0; k < to; k++) {
+    size_t len = l->starts[k + 1] - l->starts[k] - skip;
+    memcpy(page + at, l->buf + l->starts[k] + skip, len);
+    at += len;
+  }
+  int first = plus && !l->listed;
   pthread_mutex_unlock(&s->lock);
   // Queued before the answer, so JS counts these lookups before any forget of them.
-  if (to > from) enqueue(s, NULL, OP_LISTED, ino, from, to - from, NULL);
+  if (plus && to > from) enqueue(s, NULL, OP_LISTED, ino, from, to - from, NULL);
   fuse_reply_buf(req, page, n);
   free(page);
   // After the answer: the kernel knows the files' inodes once the lister has read it.
@@ -354,13 +368,15 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
-  enqueue(fuse_req_userdata(req), req, OP_READDIR, ino, (uint64_t)off, size, NULL);
+  session_t *s = fuse_req_userdata(req);
+  if (page_from_listing(s, req, ino, size, off, 0)) return;
+  enqueue(s, req, OP_READDIR, ino, (uint64_t)off, size, NULL);
 }
 
 static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi) {
   (void)fi;
   session_t *s = fuse_req_userdata(req);
-  if (readdirplus_from_listing(s, req, ino, size, off)) return;
+  if (page_from_listing(s, req, ino, size, off, 1)) return;
   enqueue(s, req, OP_READDIRPLUS, ino, (uint64_t)off, size, NULL);
 }
 
@@ -884,7 +900,7 @@ static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
 }
 
 // counters(s) → [page-cache pushes the kernel accepted, lookups of names that cannot exist
-// answered here, reads answered here from pushed content, readdirplus pages answered here]
+// answered here, reads answered here from pushed content, listing pages answered here]
 static napi_value js_counters(napi_env env, napi_callback_info info) {
   ARGS(1);
   pthread_mutex_lock(&s->lock);
