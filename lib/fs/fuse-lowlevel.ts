@@ -24,7 +24,7 @@ interface Binding {
   /** followed by an OP.DROPPED of it */
   dropListing(s: Session, dirIno: number): void;
   /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content, listing pages (readdir and readdirplus) answered in C] */
-  counters(s: Session): [number, number, number, number];
+  counters(s: Session): [number, number, number, number, number];
   stopStore(s: Session): boolean;
   trimMemory(): boolean;
   unmount(s: Session): void;
@@ -209,12 +209,12 @@ export class LowlevelMount {
   /**
    * Kernel requests answered here, by kind; answered in C: lookups of names that cannot exist,
    * reads of files whose push into the page cache had not landed yet, and pages (readdir or
-   * readdirplus) of prepared listings; files the kernel took into its page cache ahead of a read; memory
-   * trims started.
+   * readdirplus) and lookups from prepared listings; files the kernel took into its page
+   * cache ahead of a read; memory trims started.
    */
-  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; pagesListed: number; prefetched: number; trims: number } {
-    const [prefetched, absent, readsFromPushes, pagesListed] = this.b.counters(this.session);
-    return { ...this.requests, absent, readsFromPushes, pagesListed, prefetched, trims: this.trims };
+  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; pagesListed: number; lookupsListed: number; prefetched: number; trims: number } {
+    const [prefetched, absent, readsFromPushes, pagesListed, lookupsListed] = this.b.counters(this.session);
+    return { ...this.requests, absent, readsFromPushes, pagesListed, lookupsListed, prefetched, trims: this.trims };
   }
 
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */

@@ -97,6 +97,7 @@ typedef struct {
   listing_t *listings[BUCKETS];
   size_t staged_bytes;
   uint64_t pages_listed; // readdir and readdirplus pages answered from prepared listings
+  uint64_t lookups_listed; // lookups answered from prepared listings
   pthread_t thread;
   int started, ended, unmounted, destroyed;
   napi_threadsafe_function tsfn;
@@ -156,38 +157,43 @@ static fuse_req_t give_slot(session_t *s, double id) {
   return r;
 }
 
+// Under the lock: an item for JS; 0 when there is no room. *kick: JS must be woken, after
+// the lock is let go.
+static int queue_item(session_t *s, fuse_req_t req, int op, uint64_t ino, uint64_t off, uint64_t size, char *name, int *kick) {
+  double id = -1;
+  if (req && (id = take_slot(s, req)) < 0) return 0;
+  if (s->qlen == s->qcap) {
+    size_t n = s->qcap ? s->qcap * 2 : 256;
+    item_t *nq = realloc(s->q, n * sizeof(item_t));
+    if (!nq) {
+      if (req) give_slot(s, id);
+      return 0;
+    }
+    s->q = nq;
+    s->qcap = n;
+  }
+  s->q[s->qlen++] = (item_t){op, id, ino, off, size, name};
+  if (!s->scheduled) *kick = s->scheduled = 1;
+  return 1;
+}
+
+static void wake_js(session_t *s, int kick) {
+  if (kick) napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
+}
+
 static void enqueue(session_t *s, fuse_req_t req, int op, uint64_t ino, uint64_t off, uint64_t size, const char *name) {
   int kick = 0, ok = 1;
   char *copy = NULL;
   if (name && !(copy = strdup(name))) ok = 0;
   pthread_mutex_lock(&s->lock);
-  double id = -1;
-  if (ok && req) {
-    id = take_slot(s, req);
-    if (id < 0) ok = 0;
-  }
-  if (ok && s->qlen == s->qcap) {
-    size_t n = s->qcap ? s->qcap * 2 : 256;
-    item_t *nq = realloc(s->q, n * sizeof(item_t));
-    if (nq) {
-      s->q = nq;
-      s->qcap = n;
-    } else {
-      if (req) give_slot(s, id);
-      ok = 0;
-    }
-  }
-  if (ok) {
-    s->q[s->qlen++] = (item_t){op, id, ino, off, size, copy};
-    if (!s->scheduled) kick = s->scheduled = 1;
-  }
+  if (ok) ok = queue_item(s, req, op, ino, off, size, copy, &kick);
   pthread_mutex_unlock(&s->lock);
   if (!ok) {
     free(copy);
     if (req) fuse_reply_err(req, ENOMEM);
     return;
   }
-  if (kick) napi_call_threadsafe_function(s->tsfn, NULL, napi_tsfn_nonblocking);
+  wake_js(s, kick);
 }
 
 // ---- low-level operations (loop thread) ------------------------------------------------
@@ -223,6 +229,8 @@ static int surely_absent(fuse_ino_t parent, const char *name) {
   return ends_with(name, n, ".lock") || ends_with(name, n, ".partial") || ends_with(name, n, ".tmp");
 }
 
+static int lookup_from_listing(session_t *s, fuse_req_t req, fuse_ino_t parent, const char *name);
+
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   session_t *s = fuse_req_userdata(req);
   if (s->absent_timeout > 0 && surely_absent(parent, name)) {
@@ -233,6 +241,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
     fuse_reply_entry(req, &e);
     return;
   }
+  if (lookup_from_listing(s, req, parent, name)) return;
   enqueue(s, req, OP_LOOKUP, parent, 0, 0, name);
 }
 
@@ -319,10 +328,12 @@ static int page_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_
     memcpy(page + at, l->buf + l->starts[k] + skip, len);
     at += len;
   }
-  int first = plus && !l->listed;
+  int first = plus && !l->listed, kick = 0;
+  // Queued before the answer, so JS counts these lookups before any forget of them, and
+  // under the lock, so before the OP_DROPPED of a drop that follows.
+  if (plus && to > from) queue_item(s, NULL, OP_LISTED, ino, from, to - from, NULL, &kick);
   pthread_mutex_unlock(&s->lock);
-  // Queued before the answer, so JS counts these lookups before any forget of them.
-  if (plus && to > from) enqueue(s, NULL, OP_LISTED, ino, from, to - from, NULL);
+  wake_js(s, kick);
   fuse_reply_buf(req, page, n);
   free(page);
   // After the answer: the kernel knows the files' inodes once the lister has read it.
@@ -332,6 +343,67 @@ static int page_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_
     pthread_mutex_unlock(&s->lock);
   }
   __atomic_add_fetch(&s->pages_listed, 1, __ATOMIC_RELAXED);
+  return 1;
+}
+
+// Whether a lookup was answered from a prepared listing of its parent: the kernel looks up
+// names it had from plain readdir pages (it asks for attributes with the first page only,
+// unless the lister looked at an entry in between) and names of a listing it had forgotten.
+// The entry there is the answer JS would give; it counts like a page's (OP_LISTED).
+static int lookup_from_listing(session_t *s, fuse_req_t req, fuse_ino_t parent, const char *name) {
+  size_t len = strlen(name);
+  pthread_mutex_lock(&s->lock);
+  listing_t *l = *find_listing(s, parent);
+  uint32_t k = 0;
+  const char *e = NULL;
+  for (; l && k < l->n; k++) {
+    e = l->buf + l->starts[k];
+    uint32_t namelen;
+    memcpy(&namelen, e + ENTRY_OUT + 16, 4);
+    if (namelen == len && memcmp(e + ENTRY_OUT + 24, name, len) == 0) break;
+  }
+  uint64_t nodeid = 0;
+  if (l && k < l->n) memcpy(&nodeid, e, 8);
+  if (!nodeid) { // not there, or listed without attributes
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+  }
+  // struct fuse_entry_out: nodeid, generation, entry_valid, attr_valid (s), their ns, then
+  // struct fuse_attr: ino, size, blocks, atime, mtime, ctime, their ns, mode, nlink, uid, gid, rdev, blksize.
+  uint64_t q[9];
+  uint32_t w[13];
+  memcpy(q, e, 32);
+  memcpy(w, e + 32, 8);
+  memcpy(q + 4, e + 48, 40);
+  memcpy(w + 2, e + 88, 36);
+  struct fuse_entry_param ep;
+  memset(&ep, 0, sizeof ep);
+  ep.ino = q[0];
+  ep.generation = q[1];
+  ep.entry_timeout = (double)q[2] + w[0] / 1e9;
+  ep.attr_timeout = (double)q[3] + w[1] / 1e9;
+  ep.attr.st_ino = (ino_t)q[0];
+  ep.attr.st_size = (off_t)q[4];
+  ep.attr.st_blocks = (blkcnt_t)q[5];
+  ep.attr.st_atim.tv_sec = (time_t)q[6];
+  ep.attr.st_mtim.tv_sec = (time_t)q[7];
+  ep.attr.st_ctim.tv_sec = (time_t)q[8];
+  ep.attr.st_atim.tv_nsec = w[2];
+  ep.attr.st_mtim.tv_nsec = w[3];
+  ep.attr.st_ctim.tv_nsec = w[4];
+  ep.attr.st_mode = w[5];
+  ep.attr.st_nlink = w[6];
+  ep.attr.st_uid = w[7];
+  ep.attr.st_gid = w[8];
+  ep.attr.st_rdev = w[9];
+  ep.attr.st_blksize = w[10];
+  int kick = 0;
+  int ok = queue_item(s, NULL, OP_LISTED, parent, k, 1, NULL, &kick);
+  pthread_mutex_unlock(&s->lock);
+  wake_js(s, kick);
+  if (!ok) return 0;
+  fuse_reply_entry(req, &ep);
+  __atomic_add_fetch(&s->lookups_listed, 1, __ATOMIC_RELAXED);
   return 1;
 }
 
@@ -900,17 +972,19 @@ static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
 }
 
 // counters(s) → [page-cache pushes the kernel accepted, lookups of names that cannot exist
-// answered here, reads answered here from pushed content, listing pages answered here]
+// answered here, reads answered here from pushed content, listing pages answered here,
+// lookups answered here from listings]
 static napi_value js_counters(napi_env env, napi_callback_info info) {
   ARGS(1);
   pthread_mutex_lock(&s->lock);
-  double n[4] = {s->stored, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED),
+  double n[5] = {s->stored, (double)__atomic_load_n(&s->absent_answered, __ATOMIC_RELAXED),
                  (double)__atomic_load_n(&s->reads_from_pushes, __ATOMIC_RELAXED),
-                 (double)__atomic_load_n(&s->pages_listed, __ATOMIC_RELAXED)};
+                 (double)__atomic_load_n(&s->pages_listed, __ATOMIC_RELAXED),
+                 (double)__atomic_load_n(&s->lookups_listed, __ATOMIC_RELAXED)};
   pthread_mutex_unlock(&s->lock);
   napi_value out, x;
-  napi_create_array_with_length(env, 4, &out);
-  for (uint32_t k = 0; k < 4; k++) {
+  napi_create_array_with_length(env, 5, &out);
+  for (uint32_t k = 0; k < 5; k++) {
     napi_create_double(env, n[k], &x);
     napi_set_element(env, out, k, x);
   }
