@@ -29,6 +29,8 @@ const RESCAN_MS = 1000;
 const FANOUT = 8;
 const IDS = FANOUT + 256 * 4;
 const PACK_NAME = /^pack-[0-9a-f]{40}$/;
+const HEX_ID = /^[0-9a-f]{40}$/;
+const EMPTY = Buffer.alloc(0);
 
 interface Pack {
   name: string;
@@ -154,11 +156,22 @@ async function inflateSpan(
   out: (PackObject | null)[],
 ): Promise<void> {
   const plain: { i: number; e: PackEntry; data: Buffer }[] = [];
+  let total = 0;
   for (const it of items) {
     const e = entryParts(buf.subarray(it.offset - from, it.end - from), pack, ids[it.i]);
-    if (e) plain.push({ i: it.i, e, data: Buffer.allocUnsafe(e.size) });
+    if (e) {
+      plain.push({ i: it.i, e, data: EMPTY });
+      total += e.size;
+    }
   }
   if (plain.length === 0) return;
+  // One allocation for the span's objects: each is a view of it.
+  const whole = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (const p of plain) {
+    p.data = whole.subarray(at, at + p.e.size);
+    at += p.e.size;
+  }
   const table = new Float64Array(plain.length * 2);
   plain.forEach((p, k) => {
     table[k * 2] = p.e.z.byteOffset - buf.byteOffset;
@@ -176,6 +189,8 @@ const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === '
 
 export class PackReader {
   private packs: Pack[] = [];
+  /** the pack of the last object found, searched first (see locate) */
+  private lastHit: Pack | null = null;
   private loaded: Promise<void> | null = null;
   private scanning: Promise<void> | null = null;
   private nextScan: Promise<void> | null = null;
@@ -243,6 +258,7 @@ export class PackReader {
     const kept = this.packs.filter((p) => found.has(p.name) || !before.has(p.name));
     const known = new Set(kept.map((p) => p.name));
     this.packs = [...fresh.filter((p) => !known.has(p.name)), ...kept];
+    if (this.lastHit && !this.packs.includes(this.lastHit)) this.lastHit = null;
   }
 
   /** A scan that began before this call may have missed what changed, so one more is queued behind it. */
@@ -275,23 +291,38 @@ export class PackReader {
   }
 
   private async locate(id: string): Promise<{ pack: Pack; index: number } | null> {
-    if (!/^[0-9a-f]{40}$/.test(id)) return null;
+    if (!HEX_ID.test(id)) return null;
     const key = Buffer.from(id, 'hex');
     await this.ensureLoaded();
-    const search = () => {
-      for (const pack of this.packs) {
-        const index = find(pack, key);
-        if (index >= 0) return { pack, index };
-      }
-      return null;
-    };
-    const hit = search();
+    const hit = this.search(key);
     if (hit) return hit;
     // Another process sharing the store may have added a pack since.
     if (this.scanning) await this.scanning;
     else if (Date.now() - this.scannedAt >= RESCAN_MS) await this.scan();
     else return null;
-    return search();
+    return this.search(key);
+  }
+
+  /**
+   * The loaded pack holding an object. A version's objects share one pack, and reads come a
+   * version at a time: the pack of the last hit is searched first, which spares a search of
+   * every other pack's index (there is one pack per version).
+   */
+  private search(key: Buffer): { pack: Pack; index: number } | null {
+    const last = this.lastHit;
+    if (last) {
+      const index = find(last, key);
+      if (index >= 0) return { pack: last, index };
+    }
+    for (const pack of this.packs) {
+      if (pack === last) continue;
+      const index = find(pack, key);
+      if (index >= 0) {
+        this.lastHit = pack;
+        return { pack, index };
+      }
+    }
+    return null;
   }
 
   async has(id: string): Promise<boolean> {
@@ -317,6 +348,7 @@ export class PackReader {
         if (!isEnoent(e)) throw e;
         // Gone (e.g. `git gc`): its objects are likely in a pack the rescan will find.
         this.packs = this.packs.filter((p) => p !== hit.pack);
+        if (this.lastHit === hit.pack) this.lastHit = null;
         if (attempt > 0) return null;
         await this.scan();
       }
@@ -382,13 +414,18 @@ export class PackReader {
   /**
    * Several objects at once: entries of one pack that lie close together (a version's files
    * are packed in path order) come in one positioned read instead of one each. An id that is
-   * not a plain object of our packs (a delta, or not packed) is null.
+   * not a plain object of our packs (a delta, or not packed) is null. The objects of a span
+   * are views of one buffer: a caller keeping one long copies it.
    */
   async readMany(ids: string[]): Promise<(PackObject | null)[]> {
     const out: (PackObject | null)[] = ids.map(() => null);
     const byPack = new Map<Pack, { i: number; index: number }[]>();
+    await this.ensureLoaded();
+    const key = Buffer.alloc(20);
     for (let i = 0; i < ids.length; i++) {
-      const hit = await this.locate(ids[i]);
+      // Found among the loaded packs without a turn of the event loop; a miss the slow way.
+      const id = ids[i];
+      const hit = (HEX_ID.test(id) && key.write(id, 'hex') === 20 ? this.search(key) : null) ?? (await this.locate(id));
       if (!hit) continue;
       let list = byPack.get(hit.pack);
       if (!list) byPack.set(hit.pack, (list = []));
@@ -439,6 +476,7 @@ export class PackReader {
     // dispose closes idle handles; busy ones close when their last read ends.
     this.fds.clear();
     this.packs = [];
+    this.lastHit = null;
     await Promise.all([...this.closing]);
   }
 }

@@ -250,8 +250,9 @@ export class Store {
         if (o && o.type === 'blob') byId.set(id, o.data);
       });
       ids.forEach((id, i) => {
-        const b = out[i] ?? byId.get(id);
-        if (b && !out[i] && opts.cache !== false) this.blobs.set(id, b);
+        let b = out[i] ?? byId.get(id);
+        // A batch's blobs are views of one buffer: a cached one gets its own, or it would hold all.
+        if (b && !out[i] && opts.cache !== false) this.blobs.set(id, (b = Buffer.from(b)));
         out[i] = b;
       });
     }
