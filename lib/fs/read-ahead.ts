@@ -1,6 +1,7 @@
 // Read-ahead for a file read front to back (a version's .zip, which is made from many blobs
-// as it is read). Pieces are made a window ahead of the reader and pushed into the page
-// cache, so the reader's requests stop reaching us. Pure: making and pushing are given.
+// as it is read). Pieces are made a window ahead of the reader and
+// pushed into the page cache, so the reader's requests stop reaching us. Pure: making and
+// pushing are given.
 //
 // A pushed piece hides the reader's progress, so the last pieces of the window are held back
 // and answered from memory: the reader's first request inside them tells where it is, and
@@ -21,8 +22,8 @@ export class ReadAhead {
   /** pieces being made or made and not yet behind the reader, by index */
   private readonly pieces = new Map<number, Promise<Buffer>>();
   private readonly pushed = new Set<number>();
-  /** highest piece index started; -1 before the first */
-  private frontier = -1;
+  /** highest piece index started; none before begin() */
+  private frontier = -2;
   private readonly last: number;
 
   constructor(
@@ -34,21 +35,22 @@ export class ReadAhead {
     this.last = Math.max(0, Math.ceil(size / opts.piece) - 1);
   }
 
+  /** A new pass from the piece holding `pos` (a reader starting there, or starting again). */
+  begin(pos: number): void {
+    this.pieces.clear();
+    this.pushed.clear();
+    this.frontier = Math.floor(Math.min(pos, this.size) / this.opts.piece) - 1;
+  }
+
   /**
-   * Bytes [pos, pos + length) when they are part of the front-to-back read (a read at 0
-   * starts it); null for a read elsewhere, which the caller serves the usual way.
+   * Bytes [pos, pos + length) when they are part of the pass begun (see begin); null for a
+   * read elsewhere, which the caller serves the usual way.
    */
   read(pos: number, length: number): Promise<Buffer> | null {
     if (pos >= this.size) return null;
     const k = Math.floor(pos / this.opts.piece);
     const end = Math.min(pos + length, this.size);
     const k2 = Math.floor((end - 1) / this.opts.piece);
-    if (k === 0 && !this.pieces.has(0)) {
-      // From the start again (its pages were dropped, or another reader): a new pass.
-      this.pieces.clear();
-      this.pushed.clear();
-      this.frontier = -1;
-    }
     if (!this.pieces.has(k) && k !== this.frontier + 1) return null;
     this.advance(k);
     if (k2 > this.frontier) return null;

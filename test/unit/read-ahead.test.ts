@@ -25,8 +25,9 @@ function setup(fail?: number) {
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 
-test('a read from the start makes a window ahead and pushes all but its held end', async () => {
+test('a pass begun at the start makes a window ahead and pushes all but its held end', async () => {
   const { ra, made, pushed } = setup();
+  ra.begin(0);
   const got = await ra.read(0, 300);
   assert.ok(got?.equals(content.subarray(0, 300)));
   await settle();
@@ -38,6 +39,7 @@ test('a read from the start makes a window ahead and pushes all but its held end
 
 test('the reader reaching a held piece moves the window on; at the end everything is pushed', async () => {
   const { ra, made, pushed } = setup();
+  ra.begin(0);
   await ra.read(0, 300);
   await settle();
   // The pushed pieces never reach us again; the next request is in the first held piece.
@@ -53,6 +55,7 @@ test('the reader reaching a held piece moves the window on; at the end everythin
 
 test('a read spanning two pieces, or cut by the end of the file, has exactly its bytes', async () => {
   const { ra } = setup();
+  ra.begin(0);
   assert.ok((await ra.read(0, 10))?.equals(content.subarray(0, 10)));
   assert.ok((await ra.read(900, 300))?.equals(content.subarray(900, 1200)));
   for (let pos = 2000; pos < 10_000; pos += 1000) await ra.read(pos, 1000);
@@ -60,11 +63,11 @@ test('a read spanning two pieces, or cut by the end of the file, has exactly its
   assert.equal(ra.read(content.length, 10), null);
 });
 
-test('reads elsewhere are not part of the stream', async () => {
+test('reads elsewhere are not part of the pass', async () => {
   const { ra, made } = setup();
-  // go reads a zip's central directory at its end first: no read-ahead from there.
-  assert.equal(ra.read(9_800, 700), null);
+  assert.equal(ra.read(0, 100), null, 'no pass begun');
   assert.deepEqual(made, []);
+  ra.begin(0);
   await ra.read(0, 100);
   assert.equal(ra.read(7_000, 100), null, 'beyond the window');
   assert.ok(ra.read(1_500, 100), 'inside it');
@@ -72,17 +75,29 @@ test('reads elsewhere are not part of the stream', async () => {
 
 test('a failed piece fails the reads that wait on it, and nothing else', async () => {
   const { ra, pushed } = setup(1000);
+  ra.begin(0);
   assert.ok((await ra.read(0, 100))?.equals(content.subarray(0, 100)));
   await assert.rejects(ra.read(1000, 100)!, /piece at 1000 failed/);
   await settle();
   assert.ok(!pushed.has(1000));
 });
 
-test('a read from the start again begins a new pass', async () => {
-  const { ra, made } = setup();
+test('a pass begun again starts over; one begun further on starts there', async () => {
+  const { ra, made, pushed } = setup();
+  ra.begin(0);
   await ra.read(0, 100);
   for (let pos = 2000; pos < content.length; pos += 1000) await ra.read(pos, 1000);
   made.length = 0;
+  assert.equal(ra.read(0, 100), null, 'its pieces are behind the reader');
+  ra.begin(0);
   assert.ok((await ra.read(0, 100))?.equals(content.subarray(0, 100)));
   assert.deepEqual(made, [0, 1000, 2000, 3000]);
+  await settle();
+  made.length = 0;
+  pushed.clear();
+  ra.begin(6_500);
+  assert.ok((await ra.read(6_500, 1000))?.equals(content.subarray(6_500, 7_500)));
+  await settle();
+  assert.deepEqual(made, [6000, 7000, 8000, 9000]);
+  assert.deepEqual([...pushed.keys()].sort((a, b) => a - b), [6000, 7000]);
 });
