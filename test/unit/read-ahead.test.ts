@@ -2,25 +2,29 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ReadAhead, type ReadAheadOptions } from '../../lib/fs/read-ahead.js';
 
-const OPTS: ReadAheadOptions = { piece: 1000, window: 4, held: 2 };
+const OPTS: ReadAheadOptions = { piece: 1000, window: 4, held: 2, concurrent: 4 };
 const content = Buffer.from(Array.from({ length: 10_500 }, (_, i) => (i * 7 + (i >> 8)) & 0xff));
 
 /** A ReadAhead over `content` that records what it made and pushed. */
-function setup(fail?: number) {
+function setup(fail?: number, opts = OPTS) {
   const made: number[] = [];
   const pushed = new Map<number, Buffer>();
+  let making = 0;
+  let most = 0;
   const ra = new ReadAhead(
     content.length,
     async (pos, length) => {
       made.push(pos);
+      most = Math.max(most, ++making);
       await new Promise((r) => setImmediate(r));
+      making--;
       if (pos === fail) throw new Error(`piece at ${pos} failed`);
       return Buffer.from(content.subarray(pos, pos + length));
     },
     (pos, data) => pushed.set(pos, data),
-    OPTS,
+    opts,
   );
-  return { ra, made, pushed };
+  return { ra, made, pushed, most: () => most };
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
@@ -100,4 +104,19 @@ test('a pass begun again starts over; one begun further on starts there', async 
   await settle();
   assert.deepEqual(made, [6000, 7000, 8000, 9000]);
   assert.deepEqual([...pushed.keys()].sort((a, b) => a - b), [6000, 7000]);
+});
+
+test('pieces are made a few at a time, in order, except those a reader waits for', async () => {
+  const { ra, made, pushed, most } = setup(undefined, { ...OPTS, window: 6, concurrent: 1 });
+  ra.begin(0);
+  assert.ok((await ra.read(0, 100))?.equals(content.subarray(0, 100)));
+  await settle();
+  assert.equal(most(), 1);
+  assert.deepEqual(made, [0, 1000, 2000, 3000, 4000, 5000]);
+  // window 6, held 2: pieces 0-3 pushed once made.
+  assert.deepEqual([...pushed.keys()].sort((a, b) => a - b), [0, 1000, 2000, 3000]);
+  // A read two pieces past what was started starts both at once.
+  made.length = 0;
+  assert.ok((await ra.read(6_000, 2000))?.equals(content.subarray(6_000, 8_000)));
+  assert.deepEqual(made.slice(0, 2), [6000, 7000]);
 });
