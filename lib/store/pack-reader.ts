@@ -326,7 +326,22 @@ export class PackReader {
   }
 
   async has(id: string): Promise<boolean> {
-    return (await this.locate(id)) !== null;
+    return (await this.hasMany([id])).has(id);
+  }
+
+  /** Which of `ids` the packs hold, found without an event-loop turn each; one rescan at most for the rest. */
+  async hasMany(ids: string[]): Promise<Set<string>> {
+    await this.ensureLoaded();
+    const key = Buffer.alloc(20);
+    const found = new Set<string>();
+    const look = (list: string[]) => list.filter((id) => HEX_ID.test(id) && key.write(id, 'hex') === 20 && this.search(key) !== null);
+    for (const id of look(ids)) found.add(id);
+    if (found.size < ids.length && (this.scanning || Date.now() - this.scannedAt >= RESCAN_MS)) {
+      // Another process sharing the store may have added a pack since.
+      await (this.scanning ?? this.scan());
+      for (const id of look(ids.filter((x) => !found.has(x)))) found.add(id);
+    }
+    return found;
   }
 
   read(id: string): Promise<PackObject | null> {

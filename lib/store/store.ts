@@ -209,13 +209,8 @@ export class Store {
 
   /** Which of these ids the store already holds, in our packs or loose. */
   private async existingObjects(ids: string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    const rest: string[] = [];
-    for (const id of ids) {
-      if (await this.packs.has(id)) found.add(id);
-      else rest.push(id);
-    }
-    for (const id of await this.objects.looseAmong(rest)) found.add(id);
+    const found = await this.packs.hasMany(ids);
+    for (const id of await this.objects.looseAmong(ids.filter((id) => !found.has(id)))) found.add(id);
     return found;
   }
 
