@@ -40,6 +40,7 @@ async function mountCommand(argv: {
   negativeTtl: number;
   timeout: number;
   blobCacheMb: number;
+  rawCacheMb: number;
   manifestCacheMb: number;
   prefetchKb: number;
 }): Promise<void> {
@@ -61,6 +62,7 @@ async function mountCommand(argv: {
   const store = await Store.open(argv.store, {
     blobCacheBytes: argv.blobCacheMb * 2 ** 20,
     manifestCacheBytes: argv.manifestCacheMb * 2 ** 20,
+    rawCacheBytes: argv.rawCacheMb * 2 ** 20,
   });
   const upstream = upstreamList
     ? new ProxyClient({ proxy: upstreamList, timeoutMs: argv.timeout * 1000, log: (l) => log.debug(l) })
@@ -121,11 +123,12 @@ await yargs(hideBin(process.argv))
         .option('timeout', { type: 'number', default: 60, describe: 'seconds an upstream request may stall' })
         .option('blob-cache-mb', { type: 'number', default: 4, describe: 'MiB of file contents kept in memory (the kernel page cache keeps what readers see; this serves zip assembly and re-reads)' })
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
+        .option('raw-cache-mb', { type: 'number', default: 256, describe: 'MiB of large files kept unpacked on disk in the store (read by range instead of inflated again)' })
         .option('prefetch-kb', { type: 'number', default: 256, describe: "files up to this size in a directory listed inside a module version go into the kernel's page cache right away (0: off)" })
         // yargs turns a non-numeric value into NaN without complaint; NaN would silently
         // disable the upstream timeout or crash the caches with a stack trace.
         .check((a) => {
-          const positive = ['timeout', 'blob-cache-mb', 'manifest-cache-mb'];
+          const positive = ['timeout', 'blob-cache-mb', 'manifest-cache-mb', 'raw-cache-mb'];
           for (const name of [...positive, 'negative-ttl', 'prefetch-kb']) {
             const v = a[name] as number;
             if (!Number.isFinite(v) || v < 0 || (v === 0 && positive.includes(name))) {

@@ -62,6 +62,8 @@ export interface StoreOptions {
   blobCacheBytes?: number;
   /** approximate bytes of parsed version manifests kept in memory */
   manifestCacheBytes?: number;
+  /** bytes of large files kept unpacked on disk beside the repository */
+  rawCacheBytes?: number;
 }
 
 interface Manifest {
@@ -83,6 +85,11 @@ export class Store {
   private readonly cat: CatFile;
   private readonly blobs: LRUCache<string, Buffer>;
   private readonly versions: LRUCache<string, StoredVersion>;
+  /**
+   * Raw files this process wrote or read, by blob, in use order: over the budget, the least
+   * recently used is removed (a read that opened it keeps reading; a later one unpacks again).
+   */
+  private readonly raw: LRUCache<string, number>;
   /** large blobs being unpacked into rawDir; reads of them wait on the inflater's progress */
   private readonly unpacks = new Map<string, Unpack>();
   private readonly unpacking = new Set<Promise<void>>();
@@ -104,6 +111,16 @@ export class Store {
       maxSize: blobBytes,
       maxEntrySize: Math.max(1, Math.min(1 << 20, Math.floor(blobBytes / 8))),
       sizeCalculation: (b) => b.length || 1,
+    });
+    const rawBytes = opts.rawCacheBytes ?? 256 << 20;
+    this.raw = new LRUCache<string, number>({
+      maxSize: rawBytes,
+      // One file larger than the whole budget still counts, as all of it.
+      sizeCalculation: (size) => Math.max(1, Math.min(size, rawBytes)),
+      noDisposeOnSet: true,
+      dispose: (_size, id, reason) => {
+        if (reason === 'evict') void fsp.rm(path.join(this.rawDir, id), { force: true }).catch(() => undefined);
+      },
     });
     this.versions = new LRUCache<string, StoredVersion>({
       maxSize: opts.manifestCacheBytes ?? 16 << 20,
@@ -270,8 +287,8 @@ export class Store {
 
   /**
    * Bytes [start, end) of a blob of known size. Small blobs come from the memory cache; large
-   * ones are unpacked once into a plain file beside the repository and read by range, so a
-   * big file is never inflated again for each 128 KiB the kernel asks for. While that unpack
+   * ones are unpacked once into a plain file beside the repository (within rawCacheBytes) and
+   * read by range, so a big file is never inflated again for each 128 KiB the kernel asks for. While that unpack
    * runs, a read waits only until the inflater has passed its end: go reads the first 4 KiB
    * of a large generated file for its imports, and used to wait 15-46 ms for all of it.
    */
@@ -286,6 +303,8 @@ export class Store {
       const head = end <= HEAD_MAX ? await this.readBlobHead(id, size, end) : null;
       return head ? head.subarray(start, end) : this.unpack(id, size).range(start, end);
     }
+    // Used now (and counted, if an earlier process left it).
+    if (this.raw.get(id) === undefined) this.raw.set(id, size);
     try {
       const out = Buffer.alloc(end - start);
       const { bytesRead } = await fh.read(out, 0, out.length, start);
@@ -339,6 +358,7 @@ export class Store {
         await fsp.mkdir(this.rawDir, { recursive: true });
         await fsp.writeFile(tmp, job.whole(), { mode: 0o444 });
         await fsp.rename(tmp, path.join(this.rawDir, id));
+        this.raw.set(id, size);
       } catch {
         // Only a cache (another process may be clearing it): served from memory this time.
         await fsp.rm(tmp, { force: true });

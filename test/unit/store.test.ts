@@ -313,6 +313,48 @@ test('a store repacked by git (deltas, one pack) still reads every file: deltas 
   }
 });
 
+test('large files kept unpacked on disk stay within their budget, the least recently used going first', async () => {
+  const dir = await tmpdir();
+  try {
+    // Blobs over 8 KiB take the large-blob path; each is ~600 KB, the budget holds two.
+    const store = await Store.open(path.join(dir, 'store'), { blobCacheBytes: 64 << 10, rawCacheBytes: 1_300_000 });
+    const files: Record<string, string> = { 'go.mod': `module ${MOD}\n` };
+    for (let f = 0; f < 3; f++) files[`gen${f}.go`] = `package big\n${[...Array(39_000).keys()].map((i) => `// ${f} ${i} ${(i * 7919) % 10007}\n`).join('')}`;
+    const zip = path.join(dir, 'v1.0.0.zip');
+    await writeModuleZip(zip, MOD, 'v1.0.0', files);
+    const v = await store.ingest(MOD, 'v1.0.0', { zipPath: zip, mod: Buffer.from(files['go.mod']), info: infoFor('v1.0.0') });
+    const blob = (name: string) => v.byPath.get(name)!.blob;
+    const rawFiles = async () => new Set(await fsp.readdir(store.rawDir).catch(() => [] as string[]));
+    // The raw files are written, and removed, behind the reads.
+    const settle = async (...names: string[]) => {
+      const want = [...names.map(blob)].sort().join();
+      const until = Date.now() + 10_000;
+      while ([...(await rawFiles())].sort().join() !== want && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(await rawFiles(), new Set(names.map(blob)));
+    };
+    // A range past the head: the whole file is unpacked to disk.
+    const readTail = async (name: string) => {
+      const f = v.byPath.get(name)!;
+      assert.ok(f.size > 500_000 && f.size < 650_000, `${f.size}`);
+      const got = await store.readBlobRange(f.blob, f.size, f.size - 300_000, f.size);
+      assert.ok(got.equals(Buffer.from(files[name]).subarray(f.size - 300_000)), name);
+    };
+    await readTail('gen0.go');
+    await settle('gen0.go');
+    await readTail('gen1.go');
+    await settle('gen0.go', 'gen1.go');
+    await readTail('gen0.go'); // used again: gen1 is now the least recently used
+    await readTail('gen2.go');
+    await settle('gen0.go', 'gen2.go');
+    // What was removed is unpacked again when read, still right.
+    await readTail('gen1.go');
+    await settle('gen2.go', 'gen1.go');
+    await store.close();
+  } finally {
+    await fsp.rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('a large blob read by ranges while it unpacks: every range right, concurrent reads share one unpack, then the raw file serves', async () => {
   const dir = await tmpdir();
   try {
