@@ -41,7 +41,7 @@ function loadBinding(): Binding {
   return binding;
 }
 
-const OP = { LOOKUP: 1, GETATTR: 2, READ: 3, READDIR: 4, READDIRPLUS: 5, FORGET: 6, ENDED: 7, LISTED: 8, DROPPED: 9 } as const;
+const OP = { LOOKUP: 1, GETATTR: 2, READ: 3, READDIR: 4, READDIRPLUS: 5, FORGET: 6, ENDED: 7, LISTED: 8, DROPPED: 9, LOOKED_UP: 10 } as const;
 const FIELDS = 5;
 const ROOT = 1;
 const E = os.constants.errno;
@@ -247,9 +247,9 @@ export class LowlevelMount {
       const op = f[at];
       const id = f[at + 1];
       const ino = f[at + 2];
-      if (op === OP.LISTED || op === OP.DROPPED) {
-        if (op === OP.LISTED) this.onListed(ino, f[at + 3], f[at + 4]);
-        else this.onDropped(ino);
+      if (op === OP.LISTED || op === OP.LOOKED_UP || op === OP.DROPPED) {
+        if (op === OP.DROPPED) this.onDropped(ino);
+        else this.onListed(ino, f[at + 3], f[at + 4], op === OP.LISTED);
         continue;
       }
       if (op !== OP.FORGET && op !== OP.ENDED) {
@@ -568,16 +568,17 @@ export class LowlevelMount {
   }
 
   /**
-   * C answered `count` entries of a prepared listing from index `from`: the kernel now holds a
-   * lookup of each, and the next level down is prepared.
+   * C answered `count` entries of a prepared listing from index `from`, in a page of it
+   * (`page`) or as a lookup of one name: the kernel now holds a lookup of each, and the next
+   * level down is prepared. A lookup does not list the directory: its files stay staged.
    */
-  private onListed(dirIno: number, from: number, count: number): void {
+  private onListed(dirIno: number, from: number, count: number, page: boolean): void {
     const entry = this.prepared.get(dirIno);
     if (!entry) return;
     const nodes = entry.nodes.slice(from, from + count);
     for (const node of nodes) if (node) node.nlookup++;
     if (entry.dropping) return;
-    if (!this.listedDirs.has(dirIno)) {
+    if (page && !this.listedDirs.has(dirIno)) {
       this.listedDirs.add(dirIno);
       // Its files still waiting to be read are wanted now; those read ahead are on their way.
       this.prefetchQueue.unshift(...this.takeWaiting(entry));

@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7, OP_LISTED = 8, OP_DROPPED = 9 };
+enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7, OP_LISTED = 8, OP_DROPPED = 9, OP_LOOKED_UP = 10 };
 #define FIELDS 5
 // Inode numbers with this bit name nodes whose content or listing can change (the root,
 // prefixes, list files): no page or readdir cache is kept for them across opens.
@@ -349,7 +349,8 @@ static int page_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_
 // Whether a lookup was answered from a prepared listing of its parent: the kernel looks up
 // names it had from plain readdir pages (it asks for attributes with the first page only,
 // unless the lister looked at an entry in between) and names of a listing it had forgotten.
-// The entry there is the answer JS would give; it counts like a page's (OP_LISTED).
+// The entry there is the answer JS would give; JS counts it (OP_LOOKED_UP) as it counts a
+// page's entries, but the directory itself has not been listed.
 static int lookup_from_listing(session_t *s, fuse_req_t req, fuse_ino_t parent, const char *name) {
   size_t len = strlen(name);
   pthread_mutex_lock(&s->lock);
@@ -398,7 +399,7 @@ static int lookup_from_listing(session_t *s, fuse_req_t req, fuse_ino_t parent, 
   ep.attr.st_rdev = w[9];
   ep.attr.st_blksize = w[10];
   int kick = 0;
-  int ok = queue_item(s, NULL, OP_LISTED, parent, k, 1, NULL, &kick);
+  int ok = queue_item(s, NULL, OP_LOOKED_UP, parent, k, 1, NULL, &kick);
   pthread_mutex_unlock(&s->lock);
   wake_js(s, kick);
   if (!ok) return 0;
