@@ -7,6 +7,8 @@ export interface InflateBinding {
   digest(zip: Buffer, table: Float64Array, out: Buffer): Promise<void>;
   /** zlib streams at (start, length) of src, each inflated into outs[i] (exactly its size) */
   inflateMany(src: Buffer, table: Float64Array, outs: Buffer[], status: Int32Array): Promise<void>;
+  /** objects at (start, length) of src, each made a zlib stream in out, one after the other, where `made` (start, length) says */
+  deflateMany(src: Buffer, table: Float64Array, out: Buffer, made: Float64Array, level: number): Promise<void>;
   RECORD_BYTES: number;
 }
 

@@ -5,6 +5,7 @@ import { promises as fsp, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { inflateBinding } from './native-inflate.js';
 import { promisify } from 'node:util';
 import { objectBytes, objectId, type ObjectType } from './git-objects.js';
 import { encodePackIndex, packEntryHeader, packHeader, zlibAroundRawDeflate, zlibFromRawDeflate, type PackIndexEntry } from './pack-format.js';
@@ -117,6 +118,29 @@ export class ObjectFiles {
   /** Stages an object held in memory for a pack: compressed now, visible only after writePack. */
   async stage(type: ObjectType, content: Buffer): Promise<StagedObject> {
     return { id: objectId(type, content), type, size: content.length, zdata: [await deflateObject(content)] };
+  }
+
+  /**
+   * Stages many small objects of one type whose ids are known (a version's trees), compressed
+   * together off the event loop: a zlib handle per object cost 30-50 us, ~12 ms for snapd's
+   * 248 trees.
+   */
+  async stageMany(type: ObjectType, objects: Array<{ id: string; content: Buffer }>): Promise<StagedObject[]> {
+    if (objects.length === 0) return [];
+    const table = new Float64Array(objects.length * 2);
+    let at = 0;
+    let room = 0;
+    objects.forEach((o, i) => {
+      table[i * 2] = at;
+      table[i * 2 + 1] = o.content.length;
+      at += o.content.length;
+      // Deflate's worst case is 5 bytes per stored block of up to 64 KiB, and the zlib wrapper.
+      room += o.content.length + (o.content.length >> 10) + 64;
+    });
+    const out = Buffer.allocUnsafe(room);
+    const made = new Float64Array(objects.length * 2);
+    await inflateBinding().deflateMany(Buffer.concat(objects.map((o) => o.content)), table, out, made, DEFLATE.level);
+    return objects.map((o, i) => ({ id: o.id, type, size: o.content.length, zdata: [out.subarray(made[i * 2], made[i * 2] + made[i * 2 + 1])] }));
   }
 
   /**

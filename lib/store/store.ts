@@ -499,7 +499,7 @@ export class Store {
       const filesTree = encodeDirTree(buildDirTree(files.map((f) => ({ path: f.path, id: f.blob }))), (id, content) =>
         trees.push({ id, content }),
       );
-      for (const t of trees) staged.push(await this.objects.stage('tree', t.content));
+      staged.push(...(await this.objects.stageMany('tree', trees)));
       const blob = async (content: Buffer) => {
         const o = await this.objects.stage('blob', content);
         staged.push(o);

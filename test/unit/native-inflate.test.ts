@@ -118,3 +118,28 @@ test('inflateMany fills each buffer exactly, and tells corrupt, cut, longer and 
   cases.forEach(([name, , , , want], i) => assert.equal(status[i], want, name));
   assert.ok(outs[0].equals(a) && outs[1].equals(b));
 });
+
+test('deflateMany makes each object a zlib stream of exactly its bytes, one after the other, and refuses what does not fit', async () => {
+  const objects = [Buffer.alloc(0), Buffer.from('tree entries '.repeat(300)), randomBytes(70_000), Buffer.from('x'), randomBytes(5)];
+  const src = Buffer.concat(objects);
+  const table = new Float64Array(objects.length * 2);
+  let at = 0;
+  objects.forEach((o, i) => {
+    table[i * 2] = at;
+    table[i * 2 + 1] = o.length;
+    at += o.length;
+  });
+  const out = Buffer.alloc(src.length + 1024);
+  const made = new Float64Array(objects.length * 2);
+  await inflateBinding().deflateMany(src, table, out, made, 1);
+  let next = 0;
+  objects.forEach((o, i) => {
+    assert.equal(made[i * 2], next, `object ${i} starts where the last ended`);
+    const z = out.subarray(made[i * 2], made[i * 2] + made[i * 2 + 1]);
+    assert.ok(zlib.inflateSync(z).equals(o), `object ${i}`);
+    next += made[i * 2 + 1];
+  });
+  assert.ok(made[3] < objects[1].length / 4, 'repetitive text is compressed');
+  await assert.rejects(inflateBinding().deflateMany(src, table, Buffer.alloc(100), made, 1), /output buffer too small/);
+  assert.throws(() => inflateBinding().deflateMany(src, new Float64Array([0, src.length + 1]), out, new Float64Array(2), 1), /outside src/);
+});

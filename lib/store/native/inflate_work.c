@@ -5,6 +5,7 @@
 //   h1 dirhash needs, CRC-32 (checked against the zip) and Adler-32 (the pack entry's zlib
 //   trailer), and how far the deflate stream reached (the pack reuses those bytes).
 // - inflateMany(): pack entries' zlib streams, each into a buffer of the size its header gives.
+// - deflateMany(): many small objects (a version's trees) compressed with one zlib stream state.
 //
 // zlib and OpenSSL are node's own: compiled against the headers node installs, resolved from
 // the node binary when the addon loads, so there is nothing more to install or link.
@@ -229,6 +230,13 @@ typedef struct {
   uint32_t count;
 } many_t;
 
+// Whether every (start, length) pair of a table lies inside a buffer of `len` bytes.
+static int pairs_inside(const double *t, size_t pairs, size_t len) {
+  for (size_t i = 0; i < pairs; i++)
+    if (!(t[i * 2] >= 0 && t[i * 2 + 1] >= 0 && t[i * 2] + t[i * 2 + 1] <= (double)len && t[i * 2 + 1] < 4294967296.0)) return 0;
+  return 1;
+}
+
 static int32_t inflate_exact(const uint8_t *src, size_t len, uint8_t *out, size_t out_len) {
   z_stream z;
   memset(&z, 0, sizeof z);
@@ -290,10 +298,7 @@ static napi_value js_inflate_many(napi_env env, napi_callback_info info) {
   napi_is_typedarray(env, argv[3], &ok);
   if (!ok || napi_get_typedarray_info(env, argv[3], &tt, &status_len, &status, &ab, &off) != napi_ok || tt != napi_int32_array || status_len != count)
     return fail(env, "status must be an Int32Array of one slot per entry");
-  const double *t = table;
-  for (uint32_t i = 0; i < count; i++) {
-    if (!(t[i * 2] >= 0 && t[i * 2 + 1] >= 0 && t[i * 2] + t[i * 2 + 1] <= (double)src_len && t[i * 2 + 1] < 4294967296.0)) return fail(env, "table entry outside src");
-  }
+  if (!pairs_inside(table, count, src_len)) return fail(env, "table entry outside src");
   many_t *m = calloc(1, sizeof *m);
   uint8_t **outp = calloc(count ? count : 1, sizeof *outp);
   size_t *outl = calloc(count ? count : 1, sizeof *outl);
@@ -325,12 +330,87 @@ static napi_value js_inflate_many(napi_env env, napi_callback_info info) {
   return queue_work(env, &m->w, argv, 4, "modfs:inflate-many", many_execute);
 }
 
+typedef struct {
+  work_t w;
+  const uint8_t *src;
+  const double *table;  // per object: start in src, length
+  uint8_t *out;
+  size_t out_len;
+  double *made;         // per object: start in out, length
+  int level;
+  uint32_t count;
+} deflate_t;
+
+static void deflate_execute(napi_env env, void *data) {
+  deflate_t *d = data;
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (deflateInit(&z, d->level) != Z_OK) {
+    d->w.failure = "deflate: out of memory";
+    return;
+  }
+  size_t at = 0;
+  for (uint32_t i = 0; i < d->count && !d->w.failure; i++) {
+    deflateReset(&z);
+    z.next_in = (Bytef *)(d->src + (size_t)d->table[i * 2]);
+    z.avail_in = (uInt)d->table[i * 2 + 1];
+    z.next_out = d->out + at;
+    z.avail_out = (uInt)(d->out_len - at > 0xffffffffu ? 0xffffffffu : d->out_len - at);
+    if (deflate(&z, Z_FINISH) != Z_STREAM_END) d->w.failure = "deflate: output buffer too small";
+    size_t made = (size_t)(z.next_out - (d->out + at));
+    d->made[i * 2] = (double)at;
+    d->made[i * 2 + 1] = (double)made;
+    at += made;
+  }
+  deflateEnd(&z);
+}
+
+// deflateMany(src: Buffer, table: Float64Array (start, length) pairs, out: Buffer,
+// made: Float64Array, level): Promise<void>. Each object becomes a zlib stream in `out`, one
+// after the other, at made[2i] with length made[2i + 1]; one compressor for all, reset between
+// them (a zlib handle per small object costs more than compressing it).
+static napi_value js_deflate_many(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) return fail(env, "deflateMany(src, table, out, made, level)");
+  bool ok = false;
+  void *src = NULL, *table = NULL, *out = NULL, *made = NULL;
+  size_t src_len = 0, table_len = 0, out_len = 0, made_len = 0, off;
+  napi_typedarray_type tt;
+  napi_value ab;
+  int32_t level = 0;
+  napi_is_buffer(env, argv[0], &ok);
+  if (!ok || napi_get_buffer_info(env, argv[0], &src, &src_len) != napi_ok) return fail(env, "src must be a Buffer");
+  napi_is_typedarray(env, argv[1], &ok);
+  if (!ok || napi_get_typedarray_info(env, argv[1], &tt, &table_len, &table, &ab, &off) != napi_ok || tt != napi_float64_array || table_len % 2 != 0)
+    return fail(env, "table must be a Float64Array of (start, length) pairs");
+  napi_is_buffer(env, argv[2], &ok);
+  if (!ok || napi_get_buffer_info(env, argv[2], &out, &out_len) != napi_ok) return fail(env, "out must be a Buffer");
+  napi_is_typedarray(env, argv[3], &ok);
+  if (!ok || napi_get_typedarray_info(env, argv[3], &tt, &made_len, &made, &ab, &off) != napi_ok || tt != napi_float64_array || made_len != table_len)
+    return fail(env, "made must be a Float64Array as long as table");
+  if (napi_get_value_int32(env, argv[4], &level) != napi_ok || level < 0 || level > 9) return fail(env, "level must be 0 to 9");
+  if (!pairs_inside(table, table_len / 2, src_len)) return fail(env, "table entry outside src");
+  deflate_t *d = calloc(1, sizeof *d);
+  if (!d) return fail(env, "out of memory");
+  d->src = src;
+  d->table = table;
+  d->out = out;
+  d->out_len = out_len;
+  d->made = made;
+  d->level = level;
+  d->count = (uint32_t)(table_len / 2);
+  d->w.release = free;
+  return queue_work(env, &d->w, argv, 4, "modfs:deflate-many", deflate_execute);
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
       {"inflateMany", NULL, js_inflate_many, NULL, NULL, NULL, napi_default, NULL},
+      {"deflateMany", NULL, js_deflate_many, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 2, props);
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value v;
   napi_create_uint32(env, REC, &v);
   napi_set_named_property(env, exports, "RECORD_BYTES", v);
