@@ -517,7 +517,8 @@ export class Store {
       // Files go into the pack in path order, as the zip and the directories list them, so
       // reads of neighbouring files (readBlobs) find their entries side by side.
       const order = new Map(files.map((f, i) => [f.blob, i]));
-      staged.sort((a, b) => (order.get(a.id) ?? files.length) - (order.get(b.id) ?? files.length));
+      const rank = new Map(staged.map((o) => [o, order.get(o.id) ?? files.length]));
+      staged.sort((a, b) => rank.get(a)! - rank.get(b)!);
       const topId = topTree.id;
       const pack = await this.objects.writePack(staged, (ids) => this.existingObjects(ids));
       if (pack) await this.packs.addPack(pack);

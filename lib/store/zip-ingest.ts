@@ -213,6 +213,7 @@ async function readSmallEntry(z: OpenedZip, e: Entry, path: string): Promise<{ c
  */
 function checkZip64(e: Entry): void {
   const M = 0xffffffff;
+  if (e.compressedSize !== M && e.uncompressedSize !== M && e.relativeOffsetOfLocalHeader !== M) return;
   if (e.extraFields.some((f) => f.id === 0x0001)) return;
   const marked = [
     ['compressed size', e.compressedSize],
