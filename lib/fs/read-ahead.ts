@@ -99,7 +99,11 @@ export class ReadAhead {
           done();
           this.pushReady();
         },
-        done, // the reads waiting on it answer with the error
+        () => {
+          // The reads waiting on it answer with the error; later ones read the usual way.
+          if (this.pieces.get(j) === p) this.pieces.delete(j);
+          done();
+        },
       );
     }
   }

@@ -77,13 +77,17 @@ test('reads elsewhere are not part of the pass', async () => {
   assert.ok(ra.read(1_500, 100), 'inside it');
 });
 
-test('a failed piece fails the reads that wait on it, and nothing else', async () => {
+test('a failed piece fails the reads that wait on it; later reads of it are left to the caller', async () => {
   const { ra, pushed } = setup(1000);
   ra.begin(0);
-  assert.ok((await ra.read(0, 100))?.equals(content.subarray(0, 100)));
-  await assert.rejects(ra.read(1000, 100)!, /piece at 1000 failed/);
+  const first = ra.read(0, 100);
+  const waiting = ra.read(1000, 100);
+  assert.ok((await first)?.equals(content.subarray(0, 100)));
+  await assert.rejects(waiting!, /piece at 1000 failed/);
   await settle();
   assert.ok(!pushed.has(1000));
+  assert.equal(ra.read(1000, 100), null, 'not served from the failed piece again');
+  assert.ok((await ra.read(2000, 100))?.equals(content.subarray(2000, 2100)), 'the pieces after it are fine');
 });
 
 test('a pass begun again starts over; one begun further on starts there', async () => {
