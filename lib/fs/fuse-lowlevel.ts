@@ -99,7 +99,7 @@ const PREFETCH_BATCH_BYTES = 512 << 10;
 const PREPARED_MAX = 4096;
 const PREPARED_TTL_MS = 5_000;
 /** bytes of files read ahead to wait in C for their listings (C refuses more than twice this) */
-const STAGE_BUDGET = 4 << 20;
+const STAGE_BUDGET = 8 << 20;
 
 /** a child's attributes, and inside a version its stored file */
 type Kid = { attr: Attr; file: FileRef | null };

@@ -64,7 +64,7 @@ typedef struct store_job {
 #define KEPT_MAX (2u << 20)
 #define BUCKETS 4096
 // Content waiting for its directory's listing (below) before it can be pushed.
-#define STAGED_MAX (8u << 20)
+#define STAGED_MAX (16u << 20)
 
 // A directory's whole readdirplus answer, prepared by JS before the kernel asks (go lists a
 // directory right after reading its parent's files), answered here page by page. Entries
