@@ -178,26 +178,33 @@ static napi_value fail(napi_env env, const char *why) {
   return NULL;
 }
 
+// Whether v is a Buffer; its bytes and length.
+static int buffer_arg(napi_env env, napi_value v, void **data, size_t *len) {
+  bool ok = false;
+  return napi_is_buffer(env, v, &ok) == napi_ok && ok && napi_get_buffer_info(env, v, data, len) == napi_ok;
+}
+
+// Whether v is a typed array of type `want`; its elements and how many.
+static int typed_arg(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *count) {
+  bool ok = false;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t off;
+  return napi_is_typedarray(env, v, &ok) == napi_ok && ok && napi_get_typedarray_info(env, v, &type, count, data, &ab, &off) == napi_ok && type == want;
+}
+
 // digest(zip: Buffer, table: Float64Array (3 per entry), out: Buffer (128 bytes per entry)):
 // Promise<void>, fulfilled once every record of `out` is written.
 static napi_value js_digest(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 3) return fail(env, "digest(zip, table, out)");
-  bool is_buf = false;
   void *zip = NULL, *out = NULL, *table = NULL;
   size_t zip_len = 0, out_len = 0, table_len = 0;
-  napi_is_buffer(env, argv[0], &is_buf);
-  if (!is_buf || napi_get_buffer_info(env, argv[0], &zip, &zip_len) != napi_ok) return fail(env, "zip must be a Buffer");
-  napi_typedarray_type tt;
-  napi_value ab;
-  size_t off;
-  bool is_ta = false;
-  napi_is_typedarray(env, argv[1], &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, argv[1], &tt, &table_len, &table, &ab, &off) != napi_ok || tt != napi_float64_array || table_len % 3 != 0)
+  if (!buffer_arg(env, argv[0], &zip, &zip_len)) return fail(env, "zip must be a Buffer");
+  if (!typed_arg(env, argv[1], napi_float64_array, &table, &table_len) || table_len % 3 != 0)
     return fail(env, "table must be a Float64Array of (start, length, size) triples");
-  napi_is_buffer(env, argv[2], &is_buf);
-  if (!is_buf || napi_get_buffer_info(env, argv[2], &out, &out_len) != napi_ok) return fail(env, "out must be a Buffer");
+  if (!buffer_arg(env, argv[2], &out, &out_len)) return fail(env, "out must be a Buffer");
   uint32_t count = (uint32_t)(table_len / 3);
   if (out_len < (size_t)count * REC) return fail(env, "out is too small for the table");
   const double *t = table;
@@ -284,19 +291,14 @@ static napi_value js_inflate_many(napi_env env, napi_callback_info info) {
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return fail(env, "inflateMany(src, table, outs, status)");
   bool ok = false;
   void *src = NULL, *table = NULL, *status = NULL;
-  size_t src_len = 0, table_len = 0, status_len = 0, off;
-  napi_typedarray_type tt;
-  napi_value ab;
-  napi_is_buffer(env, argv[0], &ok);
-  if (!ok || napi_get_buffer_info(env, argv[0], &src, &src_len) != napi_ok) return fail(env, "src must be a Buffer");
-  napi_is_typedarray(env, argv[1], &ok);
-  if (!ok || napi_get_typedarray_info(env, argv[1], &tt, &table_len, &table, &ab, &off) != napi_ok || tt != napi_float64_array || table_len % 2 != 0)
+  size_t src_len = 0, table_len = 0, status_len = 0;
+  if (!buffer_arg(env, argv[0], &src, &src_len)) return fail(env, "src must be a Buffer");
+  if (!typed_arg(env, argv[1], napi_float64_array, &table, &table_len) || table_len % 2 != 0)
     return fail(env, "table must be a Float64Array of (start, length) pairs");
   uint32_t count = (uint32_t)(table_len / 2), outs_len = 0;
   napi_is_array(env, argv[2], &ok);
   if (!ok || napi_get_array_length(env, argv[2], &outs_len) != napi_ok || outs_len != count) return fail(env, "outs must be an array of one Buffer per entry");
-  napi_is_typedarray(env, argv[3], &ok);
-  if (!ok || napi_get_typedarray_info(env, argv[3], &tt, &status_len, &status, &ab, &off) != napi_ok || tt != napi_int32_array || status_len != count)
+  if (!typed_arg(env, argv[3], napi_int32_array, &status, &status_len) || status_len != count)
     return fail(env, "status must be an Int32Array of one slot per entry");
   if (!pairs_inside(table, count, src_len)) return fail(env, "table entry outside src");
   many_t *m = calloc(1, sizeof *m);
@@ -311,8 +313,7 @@ static napi_value js_inflate_many(napi_env env, napi_callback_info info) {
   for (uint32_t i = 0; i < count; i++) {
     napi_value b;
     void *p = NULL;
-    bool isb = false;
-    if (napi_get_element(env, argv[2], i, &b) != napi_ok || napi_is_buffer(env, b, &isb) != napi_ok || !isb || napi_get_buffer_info(env, b, &p, &outl[i]) != napi_ok || outl[i] >= 4294967296.0) {
+    if (napi_get_element(env, argv[2], i, &b) != napi_ok || !buffer_arg(env, b, &p, &outl[i]) || outl[i] >= 4294967296.0) {
       free(m);
       free(outp);
       free(outl);
@@ -373,21 +374,14 @@ static napi_value js_deflate_many(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) return fail(env, "deflateMany(src, table, out, made, level)");
-  bool ok = false;
   void *src = NULL, *table = NULL, *out = NULL, *made = NULL;
-  size_t src_len = 0, table_len = 0, out_len = 0, made_len = 0, off;
-  napi_typedarray_type tt;
-  napi_value ab;
+  size_t src_len = 0, table_len = 0, out_len = 0, made_len = 0;
   int32_t level = 0;
-  napi_is_buffer(env, argv[0], &ok);
-  if (!ok || napi_get_buffer_info(env, argv[0], &src, &src_len) != napi_ok) return fail(env, "src must be a Buffer");
-  napi_is_typedarray(env, argv[1], &ok);
-  if (!ok || napi_get_typedarray_info(env, argv[1], &tt, &table_len, &table, &ab, &off) != napi_ok || tt != napi_float64_array || table_len % 2 != 0)
+  if (!buffer_arg(env, argv[0], &src, &src_len)) return fail(env, "src must be a Buffer");
+  if (!typed_arg(env, argv[1], napi_float64_array, &table, &table_len) || table_len % 2 != 0)
     return fail(env, "table must be a Float64Array of (start, length) pairs");
-  napi_is_buffer(env, argv[2], &ok);
-  if (!ok || napi_get_buffer_info(env, argv[2], &out, &out_len) != napi_ok) return fail(env, "out must be a Buffer");
-  napi_is_typedarray(env, argv[3], &ok);
-  if (!ok || napi_get_typedarray_info(env, argv[3], &tt, &made_len, &made, &ab, &off) != napi_ok || tt != napi_float64_array || made_len != table_len)
+  if (!buffer_arg(env, argv[2], &out, &out_len)) return fail(env, "out must be a Buffer");
+  if (!typed_arg(env, argv[3], napi_float64_array, &made, &made_len) || made_len != table_len)
     return fail(env, "made must be a Float64Array as long as table");
   if (napi_get_value_int32(env, argv[4], &level) != napi_ok || level < 0 || level > 9) return fail(env, "level must be 0 to 9");
   if (!pairs_inside(table, table_len / 2, src_len)) return fail(env, "table entry outside src");
