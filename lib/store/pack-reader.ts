@@ -292,15 +292,19 @@ export class PackReader {
 
   private async locate(id: string): Promise<{ pack: Pack; index: number } | null> {
     if (!HEX_ID.test(id)) return null;
-    const key = Buffer.from(id, 'hex');
     await this.ensureLoaded();
-    const hit = this.search(key);
+    const hit = this.searchId(id);
     if (hit) return hit;
     // Another process sharing the store may have added a pack since.
     if (this.scanning) await this.scanning;
     else if (Date.now() - this.scannedAt >= RESCAN_MS) await this.scan();
     else return null;
-    return this.search(key);
+    return this.searchId(id);
+  }
+
+  /** search() by hex id, null for one that is not; `key` is scratch space for its 20 bytes. */
+  private searchId(id: string, key = Buffer.alloc(20)): { pack: Pack; index: number } | null {
+    return HEX_ID.test(id) && key.write(id, 'hex') === 20 ? this.search(key) : null;
   }
 
   /**
@@ -325,16 +329,12 @@ export class PackReader {
     return null;
   }
 
-  async has(id: string): Promise<boolean> {
-    return (await this.hasMany([id])).has(id);
-  }
-
   /** Which of `ids` the packs hold, found without an event-loop turn each; one rescan at most for the rest. */
   async hasMany(ids: string[]): Promise<Set<string>> {
     await this.ensureLoaded();
     const key = Buffer.alloc(20);
     const found = new Set<string>();
-    const look = (list: string[]) => list.filter((id) => HEX_ID.test(id) && key.write(id, 'hex') === 20 && this.search(key) !== null);
+    const look = (list: string[]) => list.filter((id) => this.searchId(id, key) !== null);
     for (const id of look(ids)) found.add(id);
     if (found.size < ids.length && (this.scanning || Date.now() - this.scannedAt >= RESCAN_MS)) {
       // Another process sharing the store may have added a pack since.
@@ -440,7 +440,7 @@ export class PackReader {
     for (let i = 0; i < ids.length; i++) {
       // Found among the loaded packs without a turn of the event loop; a miss the slow way.
       const id = ids[i];
-      const hit = (HEX_ID.test(id) && key.write(id, 'hex') === 20 ? this.search(key) : null) ?? (await this.locate(id));
+      const hit = this.searchId(id, key) ?? (await this.locate(id));
       if (!hit) continue;
       let list = byPack.get(hit.pack);
       if (!list) byPack.set(hit.pack, (list = []));
