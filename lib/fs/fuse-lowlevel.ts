@@ -150,6 +150,8 @@ export class LowlevelMount {
   private readonly entryTimeout: number;
   private readonly attrTimeout: number;
   private readonly negativeTimeout: number;
+  /** files up to this size are pushed into the page cache unasked (see prefetch) */
+  private readonly prefetchMax: number;
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: PrefetchJob[][] = [];
@@ -184,6 +186,7 @@ export class LowlevelMount {
     this.entryTimeout = opts.entryTimeout ?? 60;
     this.attrTimeout = opts.attrTimeout ?? 60;
     this.negativeTimeout = opts.negativeTimeout ?? 1;
+    this.prefetchMax = opts.prefetchMaxBytes ?? 256 << 10;
     const root: Inode = { ino: ROOT, path: '/', nlookup: 1 };
     this.byIno.set(ROOT, root);
     this.byPath.set('/', root);
@@ -371,7 +374,7 @@ export class LowlevelMount {
         node.nlookup++;
         const [entry, attr] = this.timeouts(node.ino, a.mode);
         // Staged before the answer: C answers the read that follows it at once.
-        if (a.data && node.ino < this.b.VOLATILE_BIT && a.data.length <= (this.opts.prefetchMaxBytes ?? 256 << 10)) this.push(node.ino, a.data);
+        if (a.data && node.ino < this.b.VOLATILE_BIT && a.data.length <= this.prefetchMax) this.push(node.ino, a.data);
         this.b.replyEntry(this.session, id, node.ino, a.mode, a.size, a.mtime.getTime(), a.nlink, entry, attr);
         // A version's root is looked up before it is walked; a stat alone must not read its files.
         if (node.ino < this.b.VOLATILE_BIT && (a.mode & 0o170000) === 0o040000) this.prepareListings([node], [{ attr: a, file: null }], false);
@@ -645,7 +648,7 @@ export class LowlevelMount {
    * Bounded: a fixed number of reads in flight, a capped queue.
    */
   private prefetch(nodes: (Inode | null)[], kids: (Kid | null)[], dirIno: number): void {
-    const max = this.opts.prefetchMaxBytes ?? 256 << 10;
+    const max = this.prefetchMax;
     const ahead = dirIno ? this.prepared.get(dirIno) : undefined;
     if (dirIno && !ahead) return;
     const queue = ahead ? ahead.group.batches : this.prefetchQueue;
