@@ -288,9 +288,10 @@ export class Store {
   /**
    * Bytes [start, end) of a blob of known size. Small blobs come from the memory cache; large
    * ones are unpacked once into a plain file beside the repository (within rawCacheBytes) and
-   * read by range, so a big file is never inflated again for each 128 KiB the kernel asks for. While that unpack
-   * runs, a read waits only until the inflater has passed its end: go reads the first 4 KiB
-   * of a large generated file for its imports, and used to wait 15-46 ms for all of it.
+   * read by range, so a big file is never inflated again for each 128 KiB the kernel asks
+   * for. While that unpack runs, a read waits only until the inflater has passed its end: go
+   * reads the first 4 KiB of a large generated file for its imports, and used to wait 15-46
+   * ms for all of it.
    */
   async readBlobRange(id: string, size: number, start: number, end: number): Promise<Buffer> {
     if (size <= this.blobs.maxEntrySize) return (await this.readBlob(id)).subarray(start, end);

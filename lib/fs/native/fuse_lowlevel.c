@@ -68,8 +68,8 @@ typedef struct store_job {
 
 // A directory's whole readdirplus answer, prepared by JS before the kernel asks (go lists a
 // directory right after reading its parent's files), answered here page by page. Entries
-// carry inode numbers JS assigned; each page answered is reported to JS (OP_LISTED), which
-// counts the lookups the kernel now holds. Pushes of the directory's files wait on it: the
+// carry inode numbers JS assigned; each page and lookup answered is reported to JS
+// (OP_LISTED, OP_LOOKED_UP), which counts the lookups the kernel now holds. Pushes of the directory's files wait on it: the
 // kernel takes a file's pages only once it knows the file's inode, from this listing.
 typedef struct listing {
   struct listing *hnext;
@@ -954,8 +954,8 @@ static napi_value js_set_listing(napi_env env, napi_callback_info info) {
 }
 
 // dropListing(s, dirIno): no more answers from it; its staged pushes are dropped. An
-// OP_DROPPED follows every OP_LISTED of it through the queue, so JS learns when the last of
-// its lookups has been counted.
+// OP_DROPPED follows every OP_LISTED and OP_LOOKED_UP of it through the queue (those are
+// queued under the lock), so JS learns when the last of its lookups has been counted.
 static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
   ARGS(2);
   double ino;
