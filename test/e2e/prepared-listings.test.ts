@@ -1,34 +1,20 @@
 // Listings prepared one level ahead and answered in C (lib/fs/native), with the pushes of
 // their files waiting for them: a whole real module walked through the kernel, twice, with
 // the kernel made to forget every inode in between, must show exactly the zip's tree and bytes.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
-import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
-import { ensureCorpus, versionsIn } from '../support/corpus.js';
+import { versionsIn } from '../support/corpus.js';
+import { serveCorpus } from '../support/served-corpus.js';
 import { withModfs } from '../support/modfs-process.js';
 import { readZip } from '../support/module-zip.js';
 
 const MODULE = 'github.com/google/go-cmp';
 
-let work: string;
-let corpus: string;
-let up: ProxyServer;
-
-before(async () => {
-  corpus = await ensureCorpus();
-  up = await startProxyServer({ root: corpus });
-  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-pl-'));
-});
-
-after(async () => {
-  await up.close();
-  await fsp.rm(work, { recursive: true, force: true });
-});
+const served = serveCorpus('modfs-pl-');
 
 /** "path size sha256" of every file, and "path/" of every directory, below `root`, sorted. */
 async function walk(root: string): Promise<string[]> {
@@ -51,6 +37,7 @@ async function walk(root: string): Promise<string[]> {
 }
 
 test('a module walked through the mount, before and after the kernel forgets its inodes, is the zip exactly', async () => {
+  const { corpus, up, work } = served;
   const [version] = await versionsIn(corpus, MODULE);
   assert.ok(version, `${MODULE} is in the corpus`);
   const prefix = `${MODULE}@${version}/`;

@@ -1,34 +1,20 @@
 // A version's .zip read front to back through a fresh mount: pieces are made ahead of the
 // reader and pushed into the page cache (lib/fs/read-ahead.ts). What the reader gets must be
 // the stored files exactly, whether a piece came from memory, a push, or a plain read.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
-import { startProxyServer, type ProxyServer } from '../support/proxy-server.js';
-import { ensureCorpus, versionsIn } from '../support/corpus.js';
+import { versionsIn } from '../support/corpus.js';
+import { serveCorpus } from '../support/served-corpus.js';
 import { withModfs } from '../support/modfs-process.js';
 import { readZip } from '../support/module-zip.js';
 
 const MODULE = 'github.com/snapcore/snapd';
 
-let work: string;
-let corpus: string;
-let up: ProxyServer;
-
-before(async () => {
-  corpus = await ensureCorpus();
-  up = await startProxyServer({ root: corpus });
-  work = await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-zra-'));
-});
-
-after(async () => {
-  await up.close();
-  await fsp.rm(work, { recursive: true, force: true });
-});
+const served = serveCorpus('modfs-zra-');
 
 /** "name size sha256" of every file entry of a zip. */
 async function entries(zip: string): Promise<string[]> {
@@ -55,6 +41,7 @@ async function readFrom(file: string, start: number): Promise<Buffer> {
 }
 
 test("a large module's .zip read front to back through a fresh mount holds exactly its files", async () => {
+  const { corpus, up, work } = served;
   const [version] = await versionsIn(corpus, MODULE);
   assert.ok(version, `${MODULE} is in the corpus`);
   const upstreamZip = path.join(corpus, escapePath(MODULE), '@v', `${escapeVersion(version)}.zip`);
