@@ -1,7 +1,7 @@
 # modfs — set-up, build, tests. `make setup` then `make test` on a fresh Debian 12 machine.
 SHELL := /bin/bash
 # fuse3 (fusermount3) replaces Debian's `fuse`; gcc, pkg-config and libfuse3-dev build the binding.
-APT_PACKAGES := fuse3 libfuse3-3 libfuse3-dev gcc libc6-dev pkg-config golang-go git ca-certificates util-linux unzip
+APT_PACKAGES := fuse3 libfuse3-3 libfuse3-dev libdeflate-dev gcc libc6-dev pkg-config golang-go git ca-certificates util-linux unzip
 CORPUS_PACKAGES := $(shell grep -v '^\#' scripts/corpus-packages.txt 2>/dev/null)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 CORPUS_DIR ?= .corpus/proxy
@@ -25,6 +25,7 @@ NATIVE := dist/lib/fs/native/modfs_fuse.node
 INFLATE := dist/lib/store/native/modfs_inflate.node
 # Headers node installs beside itself: zlib.h and openssl/ for inflating and hashing, whose symbols
 # then resolve from the node binary itself (node exports its zlib and OpenSSL for addons).
+# libdeflate (Debian's libdeflate-dev) inflates whole buffers faster than zlib.
 # (`=`, not `:=`: asked only when the addon is built, not at every make.)
 NODE_INCLUDE = $(shell node -p "require('path').resolve(process.execPath, '../../include/node')")
 
@@ -44,7 +45,7 @@ $(INFLATE): lib/store/native/inflate_work.c
 	mkdir -p $(dir $@)
 	gcc -O2 -Wall -Wextra -Wno-unused-parameter -shared -fPIC \
 	  -DNODE_GYP_MODULE_NAME=modfs_inflate -DNAPI_VERSION=8 -I node_modules/node-api-headers/include -I $(NODE_INCLUDE) \
-	  $< -o $@
+	  $< -ldeflate -o $@
 
 corpus: build
 	node dist/scripts/build-corpus.js --out $(CORPUS_DIR)

@@ -40,6 +40,7 @@ test('digests of many entries equal node zlib and crypto, whether one thread or 
     Buffer.from('package a\n'),
     randomBytes(70_000), // incompressible, several output pieces
     Buffer.from('x'.repeat(3 << 20)), // 3 MiB from a small stream
+    Buffer.from('y'.repeat(17 << 20)), // past the size inflated whole: zlib, in pieces
     ...Array.from({ length: 300 }, (_, i) => Buffer.from(`package p${i}\n\nconst V = ${i}\n`.repeat(1 + (i % 50)))),
   ];
   const { zip, spans, raws } = layout(contents);

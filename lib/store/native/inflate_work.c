@@ -8,7 +8,9 @@
 // - deflateMany(): many small objects (a version's trees) compressed with one zlib stream state.
 //
 // zlib and OpenSSL are node's own: compiled against the headers node installs, resolved from
-// the node binary when the addon loads, so there is nothing more to install or link.
+// the node binary when the addon loads. libdeflate inflates a whole stream into a buffer of
+// known size ~20-25 % faster than zlib; it takes the usual case, and anything it refuses goes
+// through zlib again, whose verdicts and messages tell what is wrong.
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <node_api.h>
 #include <openssl/sha.h>
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <libdeflate.h>
 
 // One result record per entry; the layout is mirrored in zip-digest.ts.
 #define REC 128
@@ -35,6 +38,9 @@ enum { ST_OK = 0, ST_DATA = 1, ST_TRUNCATED = 2, ST_TOO_LARGE = 3, ST_NOMEM = 4 
 // Inflate output piece: large enough that per-piece hashing overhead is small, small enough
 // to stay in cache while the four digests run over it.
 #define PIECE (128 << 10)
+// Entries up to this size are inflated whole by libdeflate (faster than zlib's streaming
+// inflate); larger ones, and any that fail, go through zlib in pieces.
+#define WHOLE_MAX (16u << 20)
 
 // What both calls share: a promise settled when the pool thread is done, and references that
 // keep the caller's buffers alive (and in place) until then.
@@ -88,6 +94,58 @@ typedef struct {
 
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
+// The four sums of one entry's content, fed piece by piece.
+typedef struct {
+  SHA_CTX s1;
+  SHA256_CTX s2;
+  uLong crc, adler;
+} sums_t;
+
+static void sums_init(sums_t *h, uint64_t announced) {
+  SHA1_Init(&h->s1);
+  SHA256_Init(&h->s2);
+  char head[32];
+  int hl = snprintf(head, sizeof head, "blob %llu", (unsigned long long)announced);
+  SHA1_Update(&h->s1, head, (size_t)hl + 1);  // with the NUL
+  h->crc = crc32(0L, Z_NULL, 0);
+  h->adler = adler32(0L, Z_NULL, 0);
+}
+
+static void sums_update(sums_t *h, const uint8_t *p, size_t n) {
+  SHA1_Update(&h->s1, p, n);
+  SHA256_Update(&h->s2, p, n);
+  h->crc = crc32_z(h->crc, p, n);
+  h->adler = adler32_z(h->adler, p, n);
+}
+
+// Writes the record; the digests only when the entry is good.
+static void sums_final(sums_t *h, uint8_t *rec, uint32_t status, size_t consumed, uint64_t produced) {
+  put_u32(rec + AT_STATUS, status);
+  put_u32(rec + AT_CRC, (uint32_t)h->crc);
+  put_u32(rec + AT_ADLER, (uint32_t)h->adler);
+  put_u32(rec + AT_CONSUMED, (uint32_t)consumed);
+  double p = (double)produced;
+  memcpy(rec + AT_PRODUCED, &p, 8);
+  if (status == ST_OK) {
+    SHA1_Final(rec + AT_SHA1, &h->s1);
+    SHA256_Final(rec + AT_SHA256, &h->s2);
+  }
+}
+
+// The usual case in one call: the entry inflates (libdeflate, whole) into `buf` within its
+// announced size and is hashed there. 0 when it does not: digest_one's zlib path then tells why.
+static int digest_whole(struct libdeflate_decompressor *d, const uint8_t *src, size_t len, uint64_t announced, uint8_t *rec, uint8_t *buf) {
+  size_t in = 0, got = 0;
+  if (libdeflate_deflate_decompress_ex(d, src, len, buf, (size_t)announced, &in, &got) != LIBDEFLATE_SUCCESS) return 0;
+  memset(rec, 0, REC);
+  sums_t h;
+  sums_init(&h, announced);
+  // In pieces, so that each stays in cache while the four sums run over it.
+  for (size_t at = 0; at < got; at += PIECE) sums_update(&h, buf + at, got - at < PIECE ? got - at : PIECE);
+  sums_final(&h, rec, ST_OK, in, got);
+  return 1;
+}
+
 static void digest_one(const uint8_t *src, size_t len, uint64_t announced, uint8_t *rec, uint8_t *piece) {
   memset(rec, 0, REC);
   z_stream z;
@@ -96,15 +154,8 @@ static void digest_one(const uint8_t *src, size_t len, uint64_t announced, uint8
     put_u32(rec + AT_STATUS, ST_NOMEM);
     return;
   }
-  SHA_CTX s1;
-  SHA256_CTX s2;
-  SHA1_Init(&s1);
-  SHA256_Init(&s2);
-  char head[32];
-  int hl = snprintf(head, sizeof head, "blob %llu", (unsigned long long)announced);
-  SHA1_Update(&s1, head, (size_t)hl + 1);  // with the NUL
-  uLong crc = crc32(0L, Z_NULL, 0);
-  uLong adler = adler32(0L, Z_NULL, 0);
+  sums_t h;
+  sums_init(&h, announced);
   uint64_t produced = 0;
   uint32_t status = ST_OK;
   z.next_in = (Bytef *)src;
@@ -125,10 +176,7 @@ static void digest_one(const uint8_t *src, size_t len, uint64_t announced, uint8
         status = ST_TOO_LARGE;
         break;
       }
-      SHA1_Update(&s1, piece, got);
-      SHA256_Update(&s2, piece, got);
-      crc = crc32_z(crc, piece, got);
-      adler = adler32_z(adler, piece, got);
+      sums_update(&h, piece, got);
       produced += got;
     }
     if (r == Z_STREAM_END) break;
@@ -137,16 +185,7 @@ static void digest_one(const uint8_t *src, size_t len, uint64_t announced, uint8
       break;
     }
   }
-  put_u32(rec + AT_STATUS, status);
-  put_u32(rec + AT_CRC, (uint32_t)crc);
-  put_u32(rec + AT_ADLER, (uint32_t)adler);
-  put_u32(rec + AT_CONSUMED, (uint32_t)(len - z.avail_in));
-  double p = (double)produced;
-  memcpy(rec + AT_PRODUCED, &p, 8);
-  if (status == ST_OK) {
-    SHA1_Final(rec + AT_SHA1, &s1);
-    SHA256_Final(rec + AT_SHA256, &s2);
-  }
+  sums_final(&h, rec, status, len - z.avail_in, produced);
   inflateEnd(&z);
 }
 
@@ -157,6 +196,9 @@ static void execute(napi_env env, void *data) {
     j->w.failure = "zip digest: out of memory";
     return;
   }
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  uint8_t *whole = NULL;
+  size_t whole_len = 0;
   for (uint32_t i = 0; i < j->count; i++) {
     const double *t = j->table + (size_t)i * 3;
     uint8_t *rec = j->out + (size_t)i * REC;
@@ -168,9 +210,22 @@ static void execute(napi_env env, void *data) {
       snprintf((char *)rec + AT_MSG, MSG_LEN, "entry outside the zip");
       continue;
     }
-    digest_one(j->zip + (size_t)t[0], (size_t)t[1], (uint64_t)t[2], rec, piece);
+    const uint8_t *src = j->zip + (size_t)t[0];
+    uint64_t announced = (uint64_t)t[2];
+    if (d && announced <= WHOLE_MAX) {
+      if (!whole || announced > whole_len) {
+        free(whole);
+        whole_len = announced;
+        whole = malloc(whole_len ? whole_len : 1);
+        if (!whole) whole_len = 0;
+      }
+      if (whole && digest_whole(d, src, (size_t)t[1], announced, rec, whole)) continue;
+    }
+    digest_one(src, (size_t)t[1], announced, rec, piece);
   }
   free(piece);
+  free(whole);
+  libdeflate_free_decompressor(d);
 }
 
 static napi_value fail(napi_env env, const char *why) {
@@ -271,8 +326,18 @@ static int32_t inflate_exact(const uint8_t *src, size_t len, uint8_t *out, size_
 
 static void many_execute(napi_env env, void *data) {
   many_t *m = data;
-  for (uint32_t i = 0; i < m->count; i++)
-    m->status[i] = inflate_exact(m->src + (size_t)m->table[i * 2], (size_t)m->table[i * 2 + 1], m->out[i], m->out_len[i]);
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  for (uint32_t i = 0; i < m->count; i++) {
+    const uint8_t *src = m->src + (size_t)m->table[i * 2];
+    size_t len = (size_t)m->table[i * 2 + 1];
+    // exactly out_len bytes and a good trailer, or zlib says what is wrong
+    if (d && libdeflate_zlib_decompress(d, src, len, m->out[i], m->out_len[i], NULL) == LIBDEFLATE_SUCCESS) {
+      m->status[i] = IN_OK;
+      continue;
+    }
+    m->status[i] = inflate_exact(src, len, m->out[i], m->out_len[i]);
+  }
+  libdeflate_free_decompressor(d);
 }
 
 static void many_release(void *self) {
