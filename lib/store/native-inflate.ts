@@ -5,10 +5,14 @@ import { createRequire } from 'node:module';
 export interface InflateBinding {
   /** zip entries' raw deflate streams → one 128-byte digest record each (see zip-digest.ts) */
   digest(zip: Buffer, table: Float64Array, out: Buffer): Promise<void>;
-  /** zlib streams at (start, length) of src, each inflated into outs[i] (exactly its size) */
-  inflateMany(src: Buffer, table: Float64Array, outs: Buffer[], status: Int32Array): Promise<void>;
   /** objects at (start, length) of src, each made a zlib stream in out, one after the other, where `made` (start, length) says */
   deflateMany(src: Buffer, table: Float64Array, out: Buffer, made: Float64Array, level: number): Promise<void>;
+  /**
+   * Bytes [from, from + length) of the file open as `fd`, and the pack entries at `items`
+   * ((start, end) pairs in them) inflated into the Buffer it resolves to; meta gets each one's
+   * (type, size, start in it), status 0 or why not (INFLATE_STATUS; 6 a delta, 7 a bad type, 8 a cut header).
+   */
+  readObjects(fd: number, from: number, length: number, items: Float64Array, meta: Float64Array, status: Int32Array): Promise<Buffer>;
   RECORD_BYTES: number;
 }
 
@@ -19,7 +23,7 @@ export function inflateBinding(): InflateBinding {
   return (binding ??= createRequire(import.meta.url)('./native/modfs_inflate.node') as InflateBinding);
 }
 
-/** Why inflateMany refused an entry, by its status code. */
+/** Why readObjects could not inflate an entry, by its status code. */
 export const INFLATE_STATUS: Record<number, string> = {
   1: 'corrupt zlib stream',
   2: 'zlib stream ends early',

@@ -3,14 +3,14 @@
 import { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import { promisify } from 'node:util';
 import { LRUCache } from 'lru-cache';
-import { INLINE_ZLIB } from './object-files.js';
 import { PACK_INDEX_MAGIC } from './pack-format.js';
 import { inflateBinding, INFLATE_STATUS } from './native-inflate.js';
 
-const inflate = promisify(zlib.inflate);
+/** readObjects' status for a delta entry; the others it adds to INFLATE_STATUS are errors. */
+const DELTA = 6;
+const READ_STATUS: Record<number, string> = { ...INFLATE_STATUS, 7: 'bad entry type', 8: 'truncated entry header' };
+
 
 export interface PackObject {
   type: 'commit' | 'tree' | 'blob' | 'tag';
@@ -30,7 +30,6 @@ const FANOUT = 8;
 const IDS = FANOUT + 256 * 4;
 const PACK_NAME = /^pack-[0-9a-f]{40}$/;
 const HEX_ID = /^[0-9a-f]{40}$/;
-const EMPTY = Buffer.alloc(0);
 
 interface Pack {
   name: string;
@@ -126,63 +125,6 @@ function entryParts(buf: Buffer, pack: Pack, id: string): PackEntry | null {
 
 function entryError(pack: Pack, id: string, why: string): Error {
   return new Error(`store: object ${id} in ${pack.file}: ${why}`);
-}
-
-/** A pack entry's bytes (header and zlib stream): the object, or null for a delta. */
-async function parseEntry(buf: Buffer, pack: Pack, id: string): Promise<PackObject | null> {
-  const e = entryParts(buf, pack, id);
-  if (!e) return null;
-  let data: Buffer;
-  try {
-    const opts = { maxOutputLength: e.size + 1 };
-    data = e.z.length <= INLINE_ZLIB ? zlib.inflateSync(e.z, opts) : await inflate(e.z, opts);
-  } catch (err) {
-    throw entryError(pack, id, `inflate: ${(err as Error).message}`);
-  }
-  if (data.length !== e.size) throw entryError(pack, id, `inflated to ${data.length} bytes, header says ${e.size}`);
-  return { type: e.type, data };
-}
-
-/**
- * The plain entries among `items` of one span read from the pack, inflated on pool threads
- * (native-inflate.ts) into `out`; deltas stay null.
- */
-async function inflateSpan(
-  buf: Buffer,
-  from: number,
-  items: { i: number; offset: number; end: number }[],
-  pack: Pack,
-  ids: string[],
-  out: (PackObject | null)[],
-): Promise<void> {
-  const plain: { i: number; e: PackEntry; data: Buffer }[] = [];
-  let total = 0;
-  for (const it of items) {
-    const e = entryParts(buf.subarray(it.offset - from, it.end - from), pack, ids[it.i]);
-    if (e) {
-      plain.push({ i: it.i, e, data: EMPTY });
-      total += e.size;
-    }
-  }
-  if (plain.length === 0) return;
-  // One allocation for the span's objects: each is a view of it.
-  const whole = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (const p of plain) {
-    p.data = whole.subarray(at, at + p.e.size);
-    at += p.e.size;
-  }
-  const table = new Float64Array(plain.length * 2);
-  plain.forEach((p, k) => {
-    table[k * 2] = p.e.z.byteOffset - buf.byteOffset;
-    table[k * 2 + 1] = p.e.z.length;
-  });
-  const status = new Int32Array(plain.length);
-  await inflateBinding().inflateMany(buf, table, plain.map((p) => p.data), status);
-  plain.forEach((p, k) => {
-    if (status[k] !== 0) throw entryError(pack, ids[p.i], `inflate: ${INFLATE_STATUS[status[k]] ?? `status ${status[k]}`}`);
-    out[p.i] = { type: p.e.type, data: p.data };
-  });
 }
 
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -344,21 +286,29 @@ export class PackReader {
     return found;
   }
 
-  read(id: string): Promise<PackObject | null> {
-    return this.withEntry(id, (buf, pack) => parseEntry(buf, pack, id));
+  async read(id: string): Promise<PackObject | null> {
+    return this.withEntry(id, async (pack, h, [offset, end]) => (await this.readObjects(pack, h, offset, end, [{ i: 0, offset, end }], [id]))[0]);
   }
 
   /** An object's zlib stream as the pack holds it, for a caller that inflates it in pieces. */
   readDeflated(id: string): Promise<PackEntry | null> {
-    return this.withEntry(id, async (buf, pack) => entryParts(buf, pack, id));
+    return this.withEntry(id, async (pack, h, [offset, end]) => entryParts(await this.readSpan(pack, h, offset, end, id), pack, id));
   }
 
-  private async withEntry<T>(id: string, use: (entry: Buffer, pack: Pack) => Promise<T | null>): Promise<T | null> {
+  /** `use` with the open pack holding `id` and where its entry lies; a pack gone since is looked for again once. */
+  private async withEntry<T>(id: string, use: (pack: Pack, h: FileHandle, extent: [number, number]) => Promise<T | null>): Promise<T | null> {
     for (let attempt = 0; ; attempt++) {
       const hit = await this.locate(id);
       if (!hit) return null;
       try {
-        return await use(await this.readEntry(hit.pack, hit.index, id), hit.pack);
+        const fd = this.acquire(hit.pack);
+        try {
+          const h = await fd.ready;
+          await this.ensureSize(hit.pack, h);
+          return await use(hit.pack, h, this.extent(hit.pack, hit.index, id));
+        } finally {
+          this.release(fd);
+        }
       } catch (e) {
         if (!isEnoent(e)) throw e;
         // Gone (e.g. `git gc`): its objects are likely in a pack the rescan will find.
@@ -413,17 +363,30 @@ export class PackReader {
     if (pack.size < 0) pack.size = (await h.stat()).size;
   }
 
-  /** Entry `index`'s bytes: header and zlib stream. */
-  private async readEntry(pack: Pack, index: number, id: string): Promise<Buffer> {
-    const fd = this.acquire(pack);
+  /**
+   * The objects whose entries lie at `items` (pack offsets, in [from, to)): read and inflated
+   * in one job on a pool thread (native-inflate.ts), as views of one buffer; deltas are null.
+   */
+  private async readObjects(pack: Pack, h: FileHandle, from: number, to: number, items: { i: number; offset: number; end: number }[], ids: string[]): Promise<(PackObject | null)[]> {
+    const table = new Float64Array(items.length * 2);
+    items.forEach((it, k) => {
+      table[k * 2] = it.offset - from;
+      table[k * 2 + 1] = it.end - from;
+    });
+    const meta = new Float64Array(items.length * 3);
+    const status = new Int32Array(items.length);
+    let whole: Buffer;
     try {
-      const h = await fd.ready;
-      await this.ensureSize(pack, h);
-      const [offset, end] = this.extent(pack, index, id);
-      return await this.readSpan(pack, h, offset, end, id);
-    } finally {
-      this.release(fd);
+      whole = await inflateBinding().readObjects(h.fd, from, to - from, table, meta, status);
+    } catch (err) {
+      throw entryError(pack, ids[items[0].i], (err as Error).message);
     }
+    return items.map((it, k) => {
+      if (status[k] === DELTA) return null;
+      if (status[k] !== 0) throw entryError(pack, ids[it.i], READ_STATUS[status[k]] ?? `status ${status[k]}`);
+      const at = meta[k * 3 + 2];
+      return { type: TYPES[meta[k * 3]], data: whole.subarray(at, at + meta[k * 3 + 1]) };
+    });
   }
 
   /**
@@ -465,8 +428,8 @@ export class PackReader {
           }
           await Promise.all(
             spans.map(async (sp) => {
-              const buf = await this.readSpan(pack, h, sp.from, sp.to, ids[sp.items[0].i]);
-              await inflateSpan(buf, sp.from, sp.items, pack, ids, out);
+              const got = await this.readObjects(pack, h, sp.from, sp.to, sp.items, ids);
+              sp.items.forEach((it, k) => (out[it.i] = got[k]));
             }),
           );
         } finally {

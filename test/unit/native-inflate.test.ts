@@ -2,6 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import zlib from 'node:zlib';
 import { digestDeflated, type DeflatedSpan } from '../../lib/store/zip-digest.js';
 import { adler32 } from '../../lib/store/pack-format.js';
@@ -92,34 +95,6 @@ test('spans outside the buffer are refused before any work starts', async () => 
   await assert.rejects(digestDeflated(Buffer.alloc(10), [{ start: 5, length: 6, size: 1 }]), /outside the zip/);
 });
 
-test('inflateMany fills each buffer exactly, and tells corrupt, cut, longer and shorter streams apart', async () => {
-  const a = Buffer.from('package a\n'.repeat(1000));
-  const b = randomBytes(100_000);
-  const za = zlib.deflateSync(a);
-  const zb = zlib.deflateSync(b);
-  const zEmpty = zlib.deflateSync(Buffer.alloc(0));
-  const badAdler = Buffer.from(za);
-  badAdler[badAdler.length - 1] ^= 1;
-  const src = Buffer.concat([za, zb, zEmpty, badAdler]);
-  const at = [0, za.length, za.length + zb.length, za.length + zb.length + zEmpty.length];
-  const cases: Array<[string, number, number, number, number]> = [
-    // name, start, length, output size, expected status
-    ['a', at[0], za.length, a.length, 0],
-    ['b', at[1], zb.length, b.length, 0],
-    ['empty', at[2], zEmpty.length, 0, 0],
-    ['bad adler-32', at[3], za.length, a.length, 1],
-    ['cut', at[1], zb.length - 50, b.length, 2],
-    ['longer than its size', at[0], za.length, a.length - 1, 3],
-    ['shorter than its size', at[0], za.length, a.length + 1, 4],
-    ['not zlib', at[1] + 100, 200, 10, 1],
-  ];
-  const outs = cases.map(([, , , size]) => Buffer.alloc(size));
-  const status = new Int32Array(cases.length);
-  await inflateBinding().inflateMany(src, Float64Array.from(cases.flatMap(([, s, l]) => [s, l])), outs, status);
-  cases.forEach(([name, , , , want], i) => assert.equal(status[i], want, name));
-  assert.ok(outs[0].equals(a) && outs[1].equals(b));
-});
-
 test('deflateMany makes each object a zlib stream of exactly its bytes, one after the other, and refuses what does not fit', async () => {
   const objects = [Buffer.alloc(0), Buffer.from('tree entries '.repeat(300)), randomBytes(70_000), Buffer.from('x'), randomBytes(5)];
   const src = Buffer.concat(objects);
@@ -143,4 +118,61 @@ test('deflateMany makes each object a zlib stream of exactly its bytes, one afte
   assert.ok(made[3] < objects[1].length / 4, 'repetitive text is compressed');
   await assert.rejects(inflateBinding().deflateMany(src, table, Buffer.alloc(100), made, 1), /output buffer too small/);
   assert.throws(() => inflateBinding().deflateMany(src, new Float64Array([0, src.length + 1]), out, new Float64Array(2), 1), /outside src/);
+});
+
+test('readObjects reads a span of a file and inflates its entries exactly, telling deltas, bad types, cut headers, and corrupt, cut, longer and shorter streams apart', async () => {
+  // A pack entry: type and size in a varint header, then the zlib stream (deltas: a base first).
+  const header = (type: number, size: number) => {
+    const out = [(type << 4) | (size & 15)];
+    for (size = Math.floor(size / 16); size > 0; size = Math.floor(size / 128)) {
+      out[out.length - 1] |= 0x80;
+      out.push(size & 0x7f);
+    }
+    return Buffer.from(out);
+  };
+  const blob = randomBytes(5000);
+  const tree = Buffer.from('100644 a.go\0'.padEnd(40, 'x'));
+  const entries: Array<[string, Buffer, number]> = [
+    // name, entry bytes, expected status
+    ['blob', Buffer.concat([header(3, blob.length), zlib.deflateSync(blob)]), 0],
+    ['empty blob', Buffer.concat([header(3, 0), zlib.deflateSync(Buffer.alloc(0))]), 0],
+    ['tree', Buffer.concat([header(2, tree.length), zlib.deflateSync(tree)]), 0],
+    ['ref delta', Buffer.concat([header(7, 10), randomBytes(20), zlib.deflateSync(randomBytes(10))]), 6],
+    ['type 5', Buffer.concat([header(5, 3), zlib.deflateSync(Buffer.from('abc'))]), 7],
+    ['cut header', Buffer.from([0xb0, 0x80]), 8],
+    ['size says more', Buffer.concat([header(3, 11), zlib.deflateSync(Buffer.from('0123456789'))]), 4],
+    ['size says less', Buffer.concat([header(3, 9), zlib.deflateSync(Buffer.from('0123456789'))]), 3],
+    ['cut stream', Buffer.concat([header(3, blob.length), zlib.deflateSync(blob).subarray(0, 2000)]), 2],
+    ['bad adler-32', Buffer.concat([header(2, tree.length), zlib.deflateSync(tree).map((x, i, z) => (i === z.length - 1 ? x ^ 1 : x))]), 1],
+    ['not zlib', Buffer.concat([header(3, 100), randomBytes(60)]), 1],
+  ];
+  const lead = randomBytes(33); // the span starts inside the file
+  const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-readobjects-')), 'pack');
+  await fsp.writeFile(file, Buffer.concat([lead, ...entries.map((e) => e[1])]));
+  const h = await fsp.open(file, 'r');
+  try {
+    const items = new Float64Array(entries.length * 2);
+    let at = 0;
+    entries.forEach(([, bytes], k) => {
+      items[k * 2] = at;
+      items[k * 2 + 1] = at += bytes.length;
+    });
+    const meta = new Float64Array(entries.length * 3);
+    const status = new Int32Array(entries.length);
+    const whole = await inflateBinding().readObjects(h.fd, lead.length, at, items, meta, status);
+    entries.forEach(([name, , want], k) => assert.equal(status[k], want, name));
+    const data = (k: number) => whole.subarray(meta[k * 3 + 2], meta[k * 3 + 2] + meta[k * 3 + 1]);
+    assert.deepEqual([meta[0], meta[3], meta[6]], [3, 3, 2], 'types: blob, blob, tree');
+    assert.ok(data(0).equals(blob) && data(1).length === 0 && data(2).equals(tree));
+    // A span past the end of the file, and a closed descriptor, fail the whole call with why.
+    await assert.rejects(inflateBinding().readObjects(h.fd, lead.length, at + 1, new Float64Array([0, 1]), new Float64Array(3), new Int32Array(1)), /pack truncated/);
+    assert.throws(() => inflateBinding().readObjects(h.fd, 0, 10, new Float64Array([5, 11]), new Float64Array(3), new Int32Array(1)), /inside the span/);
+  } finally {
+    await h.close();
+  }
+  const closed = await fsp.open(file, 'r');
+  const fd = closed.fd;
+  await closed.close();
+  await assert.rejects(inflateBinding().readObjects(fd, 0, 10, new Float64Array([0, 10]), new Float64Array(3), new Int32Array(1)), /Bad file descriptor/);
+  await fsp.rm(path.dirname(file), { recursive: true, force: true });
 });

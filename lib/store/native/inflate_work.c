@@ -4,7 +4,7 @@
 //   dropped. Per entry: git's blob id (SHA-1 over "blob <size>\0" + content), the SHA-256 the
 //   h1 dirhash needs, CRC-32 (checked against the zip) and Adler-32 (the pack entry's zlib
 //   trailer), and how far the deflate stream reached (the pack reuses those bytes).
-// - inflateMany(): pack entries' zlib streams, each into a buffer of the size its header gives.
+// - readObjects(): pack entries read from a pack file and inflated, in one job per span.
 // - deflateMany(): many small objects (a version's trees) compressed with one zlib stream state.
 //
 // zlib and OpenSSL are node's own: compiled against the headers node installs, resolved from
@@ -14,10 +14,12 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <node_api.h>
 #include <openssl/sha.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 #include <libdeflate.h>
 
@@ -52,6 +54,7 @@ typedef struct {
   int nrefs;
   const char *failure;  // set on the pool thread: reject with this
   void (*release)(void *self);
+  napi_value (*result)(napi_env env, void *self);  // what the promise resolves to (else undefined)
 } work_t;
 
 static void settle(napi_env env, napi_status status, void *data) {
@@ -62,9 +65,10 @@ static void settle(napi_env env, napi_status status, void *data) {
     napi_create_error(env, NULL, msg, &err);
     napi_reject_deferred(env, w->deferred, err);
   } else {
-    napi_value undef;
-    napi_get_undefined(env, &undef);
-    napi_resolve_deferred(env, w->deferred, undef);
+    napi_value v = NULL;
+    if (w->result) v = w->result(env, w);
+    if (!v) napi_get_undefined(env, &v);
+    napi_resolve_deferred(env, w->deferred, v);
   }
   for (int i = 0; i < w->nrefs; i++) napi_delete_reference(env, w->refs[i]);
   napi_delete_async_work(env, w->work);
@@ -278,19 +282,9 @@ static napi_value js_digest(napi_env env, napi_callback_info info) {
   return queue_work(env, &j->w, argv, 3, "modfs:zip-digest", execute);
 }
 
-// ---- inflateMany -----------------------------------------------------------------------
+// ---- readObjects ----------------------------------------------------------------------
 
 enum { IN_OK = 0, IN_CORRUPT = 1, IN_TRUNCATED = 2, IN_TOO_LONG = 3, IN_TOO_SHORT = 4, IN_NOMEM = 5 };
-
-typedef struct {
-  work_t w;
-  const uint8_t *src;
-  const double *table;  // per entry: start in src, length
-  uint8_t **out;
-  size_t *out_len;
-  int32_t *status;
-  uint32_t count;
-} many_t;
 
 // Whether every (start, length) pair of a table lies inside a buffer of `len` bytes.
 static int pairs_inside(const double *t, size_t pairs, size_t len) {
@@ -324,76 +318,153 @@ static int32_t inflate_exact(const uint8_t *src, size_t len, uint8_t *out, size_
   return st;
 }
 
-static void many_execute(napi_env env, void *data) {
-  many_t *m = data;
-  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-  for (uint32_t i = 0; i < m->count; i++) {
-    const uint8_t *src = m->src + (size_t)m->table[i * 2];
-    size_t len = (size_t)m->table[i * 2 + 1];
-    // exactly out_len bytes and a good trailer, or zlib says what is wrong
-    if (d && libdeflate_zlib_decompress(d, src, len, m->out[i], m->out_len[i], NULL) == LIBDEFLATE_SUCCESS) {
-      m->status[i] = IN_OK;
-      continue;
+enum { RO_DELTA = 6, RO_BAD_TYPE = 7, RO_BAD_HEADER = 8 };
+
+typedef struct {
+  work_t w;
+  int fd;
+  double from;
+  size_t len;
+  const double *items;  // per entry: start, end in the span
+  double *meta;         // per entry, filled: type, size, start in the result
+  int32_t *status;
+  uint32_t count;
+  uint8_t *out;
+  size_t out_len;
+  char message[160];
+} objects_t;
+
+// A pack entry's header: type and size, and where its zlib stream starts; 0 when it is cut.
+static int entry_header(const uint8_t *p, size_t n, int *type, uint64_t *size, size_t *at) {
+  if (n == 0) return 0;
+  uint8_t b = p[0];
+  *type = (b >> 4) & 7;
+  uint64_t v = b & 15;
+  size_t i = 1;
+  for (int shift = 4; b & 0x80; shift += 7) {
+    if (i >= n || shift > 56) return 0;
+    b = p[i++];
+    v |= (uint64_t)(b & 0x7f) << shift;
+  }
+  *size = v;
+  *at = i;
+  return 1;
+}
+
+static void objects_execute(napi_env env, void *data) {
+  objects_t *o = data;
+  uint8_t *src = malloc(o->len ? o->len : 1);
+  if (!src) {
+    o->w.failure = "pack read: out of memory";
+    return;
+  }
+  for (size_t got = 0; got < o->len;) {
+    ssize_t r = pread(o->fd, src + got, o->len - got, (off_t)o->from + (off_t)got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      snprintf(o->message, sizeof o->message, "pack read at %.0f: %s", o->from + (double)got, r < 0 ? strerror(errno) : "pack truncated");
+      o->w.failure = o->message;
+      free(src);
+      return;
     }
-    m->status[i] = inflate_exact(src, len, m->out[i], m->out_len[i]);
+    got += (size_t)r;
+  }
+  size_t total = 0;
+  for (uint32_t i = 0; i < o->count; i++) {
+    size_t start = (size_t)o->items[i * 2], end = (size_t)o->items[i * 2 + 1];
+    int type = 0;
+    uint64_t size = 0;
+    size_t at = 0;
+    o->meta[i * 3] = o->meta[i * 3 + 1] = o->meta[i * 3 + 2] = 0;
+    if (!entry_header(src + start, end - start, &type, &size, &at) || size > ((uint64_t)1 << 40)) o->status[i] = RO_BAD_HEADER;
+    else if (type == 6 || type == 7) o->status[i] = RO_DELTA;
+    else if (type < 1 || type > 4) o->status[i] = RO_BAD_TYPE;
+    else {
+      o->status[i] = IN_OK;
+      o->meta[i * 3] = type;
+      o->meta[i * 3 + 1] = (double)size;
+      o->meta[i * 3 + 2] = (double)total;
+      total += (size_t)size;
+    }
+    if (o->status[i] == RO_BAD_TYPE) o->meta[i * 3] = type;
+  }
+  o->out = malloc(total ? total : 1);
+  o->out_len = total;
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!o->out) o->w.failure = "pack read: out of memory";
+  for (uint32_t i = 0; i < o->count && o->out; i++) {
+    if (o->status[i] != IN_OK) continue;
+    size_t start = (size_t)o->items[i * 2], end = (size_t)o->items[i * 2 + 1];
+    int type = 0;
+    uint64_t size = 0;
+    size_t at = 0;
+    entry_header(src + start, end - start, &type, &size, &at);
+    uint8_t *dst = o->out + (size_t)o->meta[i * 3 + 2];
+    if (d && libdeflate_zlib_decompress(d, src + start + at, end - start - at, dst, (size_t)size, NULL) == LIBDEFLATE_SUCCESS) continue;
+    o->status[i] = inflate_exact(src + start + at, end - start - at, dst, (size_t)size);
   }
   libdeflate_free_decompressor(d);
+  free(src);
 }
 
-static void many_release(void *self) {
-  many_t *m = self;
-  free(m->out);
-  free(m->out_len);
-  free(m);
+static void free_result(napi_env env, void *data, void *hint) {
+  napi_adjust_external_memory(env, -(int64_t)(size_t)hint, NULL);
+  free(data);
 }
 
-// inflateMany(src: Buffer, table: Float64Array (start, length) pairs, outs: Buffer[],
-// status: Int32Array): Promise<void>. Entry i inflates into outs[i], which must be exactly its
-// size; status[i] is 0, or why it is not (corrupt, truncated, too long, too short, no memory).
-static napi_value js_inflate_many(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return fail(env, "inflateMany(src, table, outs, status)");
-  bool ok = false;
-  void *src = NULL, *table = NULL, *status = NULL;
-  size_t src_len = 0, table_len = 0, status_len = 0;
-  if (!buffer_arg(env, argv[0], &src, &src_len)) return fail(env, "src must be a Buffer");
-  if (!typed_arg(env, argv[1], napi_float64_array, &table, &table_len) || table_len % 2 != 0)
-    return fail(env, "table must be a Float64Array of (start, length) pairs");
-  uint32_t count = (uint32_t)(table_len / 2), outs_len = 0;
-  napi_is_array(env, argv[2], &ok);
-  if (!ok || napi_get_array_length(env, argv[2], &outs_len) != napi_ok || outs_len != count) return fail(env, "outs must be an array of one Buffer per entry");
-  if (!typed_arg(env, argv[3], napi_int32_array, &status, &status_len) || status_len != count)
-    return fail(env, "status must be an Int32Array of one slot per entry");
-  if (!pairs_inside(table, count, src_len)) return fail(env, "table entry outside src");
-  many_t *m = calloc(1, sizeof *m);
-  uint8_t **outp = calloc(count ? count : 1, sizeof *outp);
-  size_t *outl = calloc(count ? count : 1, sizeof *outl);
-  if (!m || !outp || !outl) {
-    free(m);
-    free(outp);
-    free(outl);
-    return fail(env, "out of memory");
-  }
-  for (uint32_t i = 0; i < count; i++) {
-    napi_value b;
-    void *p = NULL;
-    if (napi_get_element(env, argv[2], i, &b) != napi_ok || !buffer_arg(env, b, &p, &outl[i]) || outl[i] >= 4294967296.0) {
-      free(m);
-      free(outp);
-      free(outl);
-      return fail(env, "outs must hold Buffers under 4 GiB");
-    }
-    outp[i] = p;
-  }
-  m->src = src;
-  m->table = table;
-  m->out = outp;
-  m->out_len = outl;
-  m->status = status;
-  m->count = count;
-  m->w.release = many_release;
-  return queue_work(env, &m->w, argv, 4, "modfs:inflate-many", many_execute);
+static napi_value objects_result(napi_env env, void *self) {
+  objects_t *o = self;
+  if (!o->out) return NULL;
+  napi_value buf;
+  if (napi_create_external_buffer(env, o->out_len, o->out, free_result, (void *)o->out_len, &buf) != napi_ok) return NULL;
+  int64_t ignored;
+  napi_adjust_external_memory(env, (int64_t)o->out_len, &ignored);
+  o->out = NULL;  // the Buffer owns it now
+  return buf;
+}
+
+static void objects_release(void *self) {
+  objects_t *o = self;
+  free(o->out);
+  free(o);
+}
+
+// readObjects(fd, from, length, items: Float64Array (start, end) pairs in the span,
+// meta: Float64Array (type, size, start) per entry, status: Int32Array): Promise<Buffer>. Reads
+// bytes [from, from + length) of the pack open as `fd` and inflates each plain entry into the
+// Buffer it resolves to, at meta's start; status is 0, an inflate_exact status, or 6 (a delta),
+// 7 (not an object type), 8 (a cut header). The caller keeps fd open until it settles.
+static napi_value js_read_objects(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readObjects(fd, from, length, items, meta, status)");
+  int32_t fd = -1;
+  double from = -1, len = -1;
+  void *items = NULL, *meta = NULL, *status = NULL;
+  size_t items_len = 0, meta_len = 0, status_len = 0;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return fail(env, "fd must be an open file descriptor");
+  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
+    return fail(env, "from and length must be a span under 1 GiB");
+  if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 2 != 0)
+    return fail(env, "items must be a Float64Array of (start, end) pairs");
+  uint32_t count = (uint32_t)(items_len / 2);
+  if (!typed_arg(env, argv[4], napi_float64_array, &meta, &meta_len) || meta_len != (size_t)count * 3) return fail(env, "meta must be a Float64Array of 3 slots per entry");
+  if (!typed_arg(env, argv[5], napi_int32_array, &status, &status_len) || status_len != count) return fail(env, "status must be an Int32Array of one slot per entry");
+  const double *t = items;
+  for (uint32_t i = 0; i < count; i++)
+    if (!(t[i * 2] >= 0 && t[i * 2] < t[i * 2 + 1] && t[i * 2 + 1] <= len)) return fail(env, "items must lie inside the span, each non-empty");
+  objects_t *o = calloc(1, sizeof *o);
+  if (!o) return fail(env, "out of memory");
+  o->fd = fd;
+  o->from = from;
+  o->len = (size_t)len;
+  o->items = items;
+  o->meta = meta;
+  o->status = status;
+  o->count = count;
+  o->w.release = objects_release;
+  o->w.result = objects_result;
+  return queue_work(env, &o->w, argv + 3, 3, "modfs:read-objects", objects_execute);
 }
 
 typedef struct {
@@ -466,8 +537,8 @@ static napi_value js_deflate_many(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
-      {"inflateMany", NULL, js_inflate_many, NULL, NULL, NULL, napi_default, NULL},
       {"deflateMany", NULL, js_deflate_many, NULL, NULL, NULL, napi_default, NULL},
+      {"readObjects", NULL, js_read_objects, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value v;
