@@ -20,6 +20,8 @@ interface Binding {
   replyBuf(s: Session, id: number, buf: Buffer, length: number): void;
   replyErr(s: Session, id: number, errno: number): void;
   notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number, whole: boolean, dirIno: number): boolean;
+  /** (start, end, ino, dirIno) per file in items; result 1 taken, 0 refused, -1 not a good blob entry */
+  pushFromPack(s: Session, fd: number, from: number, length: number, items: Float64Array, result: Int32Array): Promise<void>;
   setListing(s: Session, dirIno: number, buf: Buffer, starts: Uint32Array): boolean;
   /** followed by an OP.DROPPED of it */
   dropListing(s: Session, dirIno: number): void;
@@ -711,32 +713,65 @@ export class LowlevelMount {
       const jobs = next.filter((j) => this.byIno.get(j.ino)?.path === j.path);
       if (!jobs.length) continue;
       this.prefetching++;
-      this.ops
-        .readFiles(jobs.map((j) => j.file))
-        .then((bufs) =>
-          bufs.forEach((b, k) => {
-            // a file that fails now fails again, with its errno, when it is read
-            const j = jobs[k];
-            // Read ahead for a listing the kernel has not had yet: it waits in C for that listing.
-            const prepared = j.dirIno && !this.listedDirs.has(j.dirIno) ? this.prepared.get(j.dirIno) : undefined;
-            if (prepared) {
-              const staged = !prepared.dropping && !!b && !this.ended && !this.stopping && this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, j.dirIno);
-              if (!staged && !prepared.dropping) {
-                prepared.staged -= j.file.size;
-                this.stagedBytes -= j.file.size;
-              }
-              return;
-            }
-            // Of a listing dropped unanswered, the kernel does not know the inode.
-            if (j.dirIno && !this.listedDirs.has(j.dirIno)) return;
-            if (b) this.push(j.ino, b);
-          }),
-        )
+      this.prefetchBatch(jobs)
         .catch(() => undefined)
         .finally(() => {
           this.prefetching--;
           this.pumpPrefetch();
         });
+    }
+  }
+
+  /**
+   * The files of a batch lying together in a pack are read, inflated and handed to the page
+   * cache by native code on a pool thread, with no JS buffer on the way; the rest (held in
+   * memory already, or loose) are read here and pushed.
+   */
+  private async prefetchBatch(jobs: PrefetchJob[]): Promise<void> {
+    const rest = await this.ops.withPackedFiles(
+      jobs.map((j) => j.file),
+      async (fd, span) => {
+        const taking = span.items.filter((it) => this.pushTarget(jobs[it.i]) !== null);
+        if (!taking.length) return;
+        const items = new Float64Array(taking.length * 4);
+        taking.forEach((it, k) => {
+          const j = jobs[it.i];
+          items.set([it.offset - span.from, it.end - span.from, j.ino, this.pushTarget(j)!], k * 4);
+        });
+        const result = new Int32Array(taking.length).fill(-1);
+        await this.b.pushFromPack(this.session, fd, span.from, span.to - span.from, items, result).catch(() => undefined);
+        taking.forEach((it, k) => this.landed(jobs[it.i], result[k] === 1));
+      },
+    );
+    if (rest.size === 0) return;
+    const left = jobs.filter((_, k) => rest.has(k));
+    const bufs = await this.ops.readFiles(left.map((j) => j.file));
+    bufs.forEach((b, k) => {
+      // a file that fails now fails again, with its errno, when it is read
+      const j = left[k];
+      const dir = this.pushTarget(j);
+      this.landed(j, !!b && dir !== null && this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, dir));
+    });
+  }
+
+  /**
+   * Where a prefetched file's push goes: 0, at once (the kernel has its directory's listing);
+   * the directory's inode, to wait in C for the prepared listing the kernel has not had yet;
+   * null for none (a listing dropped unanswered: the kernel does not know the file).
+   */
+  private pushTarget(j: PrefetchJob): number | null {
+    if (this.ended || this.stopping) return null;
+    if (!j.dirIno || this.listedDirs.has(j.dirIno)) return 0;
+    const prepared = this.prepared.get(j.dirIno);
+    return prepared && !prepared.dropping ? j.dirIno : null;
+  }
+
+  /** A prefetched file's push was taken or not: one staged for a listing no longer counts against the budget if not. */
+  private landed(j: PrefetchJob, taken: boolean): void {
+    const prepared = j.dirIno && !this.listedDirs.has(j.dirIno) ? this.prepared.get(j.dirIno) : undefined;
+    if (prepared && !prepared.dropping && !taken) {
+      prepared.staged -= j.file.size;
+      this.stagedBytes -= j.file.size;
     }
   }
 

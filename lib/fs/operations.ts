@@ -4,6 +4,7 @@ import { unescapeVersion } from '../gomod/escape.js';
 import { sortVersions } from '../gomod/semver.js';
 import { FetchError, type Fetcher } from '../fetcher/fetcher.js';
 import type { ReadOptions, Store, StoredFile, StoredVersion } from '../store/store.js';
+import type { PackSpan } from '../store/pack-reader.js';
 import { readZipRange } from '../store/zip-layout.js';
 import { LRUCache } from 'lru-cache';
 import { resolvePath, type Node } from './namespace.js';
@@ -188,6 +189,18 @@ export class Operations {
         { cache: false },
       )
       .catch(() => files.map(() => null));
+  }
+
+  /**
+   * Files whose content native code reads and places itself: `use` gets each run of them
+   * lying together in a pack (`i`: index among `files`) and the pack's open descriptor. Returns
+   * the indexes of those to read with readFiles instead.
+   */
+  withPackedFiles(files: FileRef[], use: (fd: number, span: PackSpan) => Promise<void>): Promise<Set<number>> {
+    return this.store.withPackedBlobs(
+      files.map((f) => f.blob),
+      use,
+    );
   }
 
   /** Bytes of .mod/.info/.ziphash; null for .zip, which is served by ranges. */

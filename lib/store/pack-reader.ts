@@ -17,6 +17,13 @@ export interface PackObject {
   data: Buffer;
 }
 
+/** Pack bytes [from, to), read whole, and the entries of the asked ids (`i`: index among them) in it. */
+export interface PackSpan {
+  from: number;
+  to: number;
+  items: { i: number; offset: number; end: number }[];
+}
+
 /** A non-delta entry not yet inflated: its zlib stream, and the size it inflates to. */
 export interface PackEntry {
   type: PackObject['type'];
@@ -367,7 +374,7 @@ export class PackReader {
    * The objects whose entries lie at `items` (pack offsets, in [from, to)): read and inflated
    * in one job on a pool thread (native-inflate.ts), as views of one buffer; deltas are null.
    */
-  private async readObjects(pack: Pack, h: FileHandle, from: number, to: number, items: { i: number; offset: number; end: number }[], ids: string[]): Promise<(PackObject | null)[]> {
+  private async readObjects(pack: Pack, h: FileHandle, from: number, to: number, items: PackSpan['items'], ids: string[]): Promise<(PackObject | null)[]> {
     const table = new Float64Array(items.length * 2);
     items.forEach((it, k) => {
       table[k * 2] = it.offset - from;
@@ -397,6 +404,29 @@ export class PackReader {
    */
   async readMany(ids: string[]): Promise<(PackObject | null)[]> {
     const out: (PackObject | null)[] = ids.map(() => null);
+    await this.eachSpan(ids, async (pack, h, sp) => {
+      const got = await this.readObjects(pack, h, sp.from, sp.to, sp.items, ids);
+      sp.items.forEach((it, k) => (out[it.i] = got[k]));
+    });
+    return out;
+  }
+
+  /**
+   * For a caller that reads and inflates entries itself (native code, with no JS buffer on
+   * the way): `use` gets each span of the packed ones among `ids`, and the descriptor of its
+   * pack, open until `use` settles. Returns the indexes of the ids no span covers.
+   */
+  async withSpans(ids: string[], use: (fd: number, span: PackSpan) => Promise<void>): Promise<Set<number>> {
+    const covered = new Set<number>();
+    await this.eachSpan(ids, (_pack, h, sp) => {
+      for (const it of sp.items) covered.add(it.i);
+      return use(h.fd, sp);
+    });
+    return new Set(ids.map((_, i) => i).filter((i) => !covered.has(i)));
+  }
+
+  /** The located ids' entries, grouped by pack into spans read whole; `use` runs with each span's pack open. */
+  private async eachSpan(ids: string[], use: (pack: Pack, h: FileHandle, span: PackSpan) => Promise<void>): Promise<void> {
     const byPack = new Map<Pack, { i: number; index: number }[]>();
     await this.ensureLoaded();
     const key = Buffer.alloc(20);
@@ -414,7 +444,7 @@ export class PackReader {
         const fd = this.acquire(pack);
         try {
           const h = await fd.ready;
-          const spans: { from: number; to: number; items: { i: number; offset: number; end: number }[] }[] = [];
+          const spans: PackSpan[] = [];
           await this.ensureSize(pack, h);
           const located = list.map((x) => ({ i: x.i, ext: this.extent(pack, x.index, ids[x.i]) }));
           located.sort((a, b) => a.ext[0] - b.ext[0]);
@@ -426,18 +456,12 @@ export class PackReader {
               last.items.push({ i, offset, end });
             } else spans.push({ from: offset, to: end, items: [{ i, offset, end }] });
           }
-          await Promise.all(
-            spans.map(async (sp) => {
-              const got = await this.readObjects(pack, h, sp.from, sp.to, sp.items, ids);
-              sp.items.forEach((it, k) => (out[it.i] = got[k]));
-            }),
-          );
+          await Promise.all(spans.map((sp) => use(pack, h, sp)));
         } finally {
           this.release(fd);
         }
       }),
     );
-    return out;
   }
 
   async addPack(name: string): Promise<void> {

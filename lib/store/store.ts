@@ -13,7 +13,7 @@ import { moduleLine } from '../gomod/gomodfile.js';
 import { GoModError } from '../gomod/errors.js';
 import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
 import { CatFile } from './cat-file.js';
-import { PackReader } from './pack-reader.js';
+import { PackReader, type PackSpan } from './pack-reader.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
 import { readRef, writeRef } from './ref-files.js';
@@ -269,6 +269,23 @@ export class Store {
       });
     }
     return Promise.all(ids.map((id, i) => out[i] ?? this.readBlob(id)));
+  }
+
+  /**
+   * For a caller that inflates and places blobs itself (the mount's page-cache pushes, in
+   * native code): `use` gets each run of `ids` lying together in a pack, and the pack's open
+   * descriptor. Returns the indexes of the ids left to read the usual way: held in memory
+   * already, loose, or not found.
+   */
+  async withPackedBlobs(ids: string[], use: (fd: number, span: PackSpan) => Promise<void>): Promise<Set<number>> {
+    const held = ids.map((id, i) => (this.blobs.has(id) ? i : -1)).filter((i) => i >= 0);
+    if (held.length === 0) return this.packs.withSpans(ids, use);
+    const rest = ids.map((_, i) => i).filter((i) => !this.blobs.has(ids[i]));
+    const left = await this.packs.withSpans(
+      rest.map((i) => ids[i]),
+      (fd, sp) => use(fd, { ...sp, items: sp.items.map((it) => ({ ...it, i: rest[it.i] })) }),
+    );
+    return new Set([...held, ...[...left].map((k) => rest[k])]);
   }
 
   /** Slices of several files' content: small ones read together, large ones by range. */

@@ -11,11 +11,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <libdeflate.h>
+#include "../../store/native/pack_read.h"
 #include <node_api.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -862,6 +865,29 @@ static napi_value js_reply_err(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Under the lock: stages `j` on the prepared listing of `dir` while the kernel has not had it,
+// else queues it for the push thread; 0 when it is refused (budget full, session closing).
+// `strict`: a `dir` whose listing is gone was dropped unanswered, so the kernel may not know the
+// file: refused too.
+static int take_push(session_t *s, store_job_t *j, fuse_ino_t dir, int strict) {
+  listing_t *l = dir > 0 ? *find_listing(s, dir) : NULL;
+  int open = !s->destroyed && !s->unmounted && !s->store_stop;
+  if (!open || (strict && dir > 0 && !l)) return 0;
+  if (l && !l->listed && j->whole) {
+    if (s->staged_bytes + j->len > STAGED_MAX) return 0;
+    if (l->staged_tail) l->staged_tail->next = j;
+    else l->staged = j;
+    l->staged_tail = j;
+    s->staged_bytes += j->len;
+    bucket(s, j);
+    return 1;
+  }
+  if (s->store_bytes + j->len > STORE_QUEUE_MAX) return 0;
+  queue_push(s, j);
+  if (j->whole) bucket(s, j);
+  return 1;
+}
+
 // notifyStore(s, ino, offset, buffer, length, whole, dirIno) → queued (true) or dropped (queue
 // full, or unmounted). Puts file content into the kernel's page cache before anyone asks for
 // it; the bytes are copied, so the buffer is free when this returns. `whole`: the buffer is
@@ -886,28 +912,135 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
     *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT), 0, 0};
     memcpy(j->data, data, (size_t)want);
     pthread_mutex_lock(&s->lock);
-    listing_t *l = dir > 0 ? *find_listing(s, (fuse_ino_t)dir) : NULL;
-    int open = !s->destroyed && !s->unmounted && !s->store_stop;
-    if (open && l && !l->listed && j->whole) {
-      if (s->staged_bytes + j->len <= STAGED_MAX) {
-        if (l->staged_tail) l->staged_tail->next = j;
-        else l->staged = j;
-        l->staged_tail = j;
-        s->staged_bytes += j->len;
-        bucket(s, j);
-        queued = true;
-      }
-    } else if (open && s->store_bytes + j->len <= STORE_QUEUE_MAX) {
-      queue_push(s, j);
-      if (j->whole) bucket(s, j);
-      queued = true;
-    }
+    queued = take_push(s, j, (fuse_ino_t)dir, 0);
     pthread_mutex_unlock(&s->lock);
     if (!queued) free(j);
   }
   napi_value out;
   napi_get_boolean(env, queued, &out);
   return out;
+}
+
+// ---- files pushed straight from a pack ---------------------------------------------------
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref refs[3];  // the session, items and result stay alive until it settles
+  session_t *s;
+  int fd;
+  double from;
+  size_t len;
+  const double *items;  // per file: start, end of its pack entry in the span, ino, dirIno
+  int32_t *result;
+  uint32_t count;
+  const char *failure;
+  char message[160];
+} pack_push_t;
+
+static void pack_push_execute(napi_env env, void *data) {
+  pack_push_t *pp = data;
+  uint8_t *src = malloc(pp->len ? pp->len : 1);
+  store_job_t **jobs = calloc(pp->count ? pp->count : 1, sizeof *jobs);
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!src || !jobs || !d) {
+    pp->failure = "pushFromPack: out of memory";
+    goto out;
+  }
+  if ((pp->failure = pread_all(pp->fd, src, pp->len, pp->from, pp->message, sizeof pp->message))) goto out;
+  for (uint32_t i = 0; i < pp->count; i++) {
+    const double *it = pp->items + (size_t)i * 4;
+    size_t start = (size_t)it[0], end = (size_t)it[1], at = 0;
+    uint64_t size = 0;
+    int type = 0;
+    pp->result[i] = -1;
+    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || type != 3 || size > STAGED_MAX) continue;  // blobs only
+    store_job_t *j = malloc(sizeof(store_job_t) + (size_t)size);
+    if (!j) continue;
+    *j = (store_job_t){NULL, NULL, (fuse_ino_t)it[2], 0, (size_t)size, !((fuse_ino_t)it[2] & VOLATILE_BIT), 0, 0};
+    if (libdeflate_zlib_decompress(d, src + start + at, end - start - at, j->data, (size_t)size, NULL) != LIBDEFLATE_SUCCESS) {
+      free(j);
+      continue;
+    }
+    jobs[i] = j;
+  }
+  session_t *s = pp->s;
+  pthread_mutex_lock(&s->lock);
+  for (uint32_t i = 0; i < pp->count; i++) {
+    if (!jobs[i]) continue;
+    pp->result[i] = take_push(s, jobs[i], (fuse_ino_t)pp->items[(size_t)i * 4 + 3], 1);
+    if (!pp->result[i]) free(jobs[i]);
+  }
+  pthread_mutex_unlock(&s->lock);
+out:
+  libdeflate_free_decompressor(d);
+  free(jobs);
+  free(src);
+}
+
+static void pack_push_settle(napi_env env, napi_status status, void *data) {
+  pack_push_t *pp = data;
+  napi_value v;
+  if (status != napi_ok || pp->failure) {
+    napi_value msg;
+    napi_create_string_utf8(env, pp->failure ? pp->failure : "pushFromPack cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &v);
+    napi_reject_deferred(env, pp->deferred, v);
+  } else {
+    napi_get_undefined(env, &v);
+    napi_resolve_deferred(env, pp->deferred, v);
+  }
+  for (int i = 0; i < 3; i++) napi_delete_reference(env, pp->refs[i]);
+  napi_delete_async_work(env, pp->work);
+  free(pp);
+}
+
+// pushFromPack(s, fd, from, length, items: Float64Array (start, end, ino, dirIno) per file,
+// result: Int32Array) → Promise<void>. On a pool thread: reads bytes [from, from + length) of
+// the pack open as `fd`, inflates each file's blob entry, and takes it as notifyStore does
+// (whole files; `dirIno` 0 to push at once). result[i]: 1 taken, 0 refused (see take_push;
+// a dirIno whose listing is gone counts as dropped unanswered), -1 not a good blob entry. The
+// caller keeps fd open until it settles. No JS buffer holds the content on the way.
+static napi_value js_push_from_pack(napi_env env, napi_callback_info info) {
+  ARGS(6);
+  int32_t fd = -1;
+  double span[2];
+  void *items = NULL, *result = NULL;
+  size_t n_items = 0, n_result = 0;
+  napi_typedarray_type t1, t2;
+  if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 || !num_args(env, argv, 2, 4, span) || !(span[0] >= 0) || !(span[1] >= 0) ||
+      span[1] > (double)(1u << 30) || napi_get_typedarray_info(env, argv[4], &t1, &n_items, &items, NULL, NULL) != napi_ok || t1 != napi_float64_array ||
+      n_items % 4 != 0 || napi_get_typedarray_info(env, argv[5], &t2, &n_result, &result, NULL, NULL) != napi_ok || t2 != napi_int32_array || n_result != n_items / 4) {
+    napi_throw_type_error(env, NULL, "pushFromPack(session, fd, from, length, items, result)");
+    return NULL;
+  }
+  const double *it = items;
+  for (size_t i = 0; i < n_result; i++)
+    if (!(it[i * 4] >= 0 && it[i * 4] < it[i * 4 + 1] && it[i * 4 + 1] <= span[1] && it[i * 4 + 2] > 0 && it[i * 4 + 3] >= 0)) {
+      napi_throw_range_error(env, NULL, "pushFromPack: an entry outside the span, or a bad inode");
+      return NULL;
+    }
+  pack_push_t *pp = calloc(1, sizeof *pp);
+  if (!pp) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  pp->s = s;
+  pp->fd = fd;
+  pp->from = span[0];
+  pp->len = (size_t)span[1];
+  pp->items = items;
+  pp->result = result;
+  pp->count = (uint32_t)n_result;
+  napi_value promise, name;
+  napi_create_promise(env, &pp->deferred, &promise);
+  napi_create_reference(env, argv[0], 1, &pp->refs[0]);
+  napi_create_reference(env, argv[4], 1, &pp->refs[1]);
+  napi_create_reference(env, argv[5], 1, &pp->refs[2]);
+  napi_create_string_utf8(env, "modfs:push-from-pack", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, pack_push_execute, pack_push_settle, pp, &pp->work);
+  napi_queue_async_work(env, pp->work);
+  return promise;
 }
 
 // setListing(s, dirIno, buffer, starts) → whether it was taken. `buffer` holds the whole
@@ -1074,6 +1207,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"replyBuf", NULL, js_reply_buf, NULL, NULL, NULL, napi_default, NULL},
       {"replyErr", NULL, js_reply_err, NULL, NULL, NULL, napi_default, NULL},
       {"notifyStore", NULL, js_notify_store, NULL, NULL, NULL, napi_default, NULL},
+      {"pushFromPack", NULL, js_push_from_pack, NULL, NULL, NULL, napi_default, NULL},
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
       {"setListing", NULL, js_set_listing, NULL, NULL, NULL, napi_default, NULL},
       {"dropListing", NULL, js_drop_listing, NULL, NULL, NULL, napi_default, NULL},

@@ -14,14 +14,13 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <node_api.h>
 #include <openssl/sha.h>
-#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 #include <libdeflate.h>
+#include "pack_read.h"
 
 // One result record per entry; the layout is mirrored in zip-digest.ts.
 #define REC 128
@@ -334,23 +333,6 @@ typedef struct {
   char message[160];
 } objects_t;
 
-// A pack entry's header: type and size, and where its zlib stream starts; 0 when it is cut.
-static int entry_header(const uint8_t *p, size_t n, int *type, uint64_t *size, size_t *at) {
-  if (n == 0) return 0;
-  uint8_t b = p[0];
-  *type = (b >> 4) & 7;
-  uint64_t v = b & 15;
-  size_t i = 1;
-  for (int shift = 4; b & 0x80; shift += 7) {
-    if (i >= n || shift > 56) return 0;
-    b = p[i++];
-    v |= (uint64_t)(b & 0x7f) << shift;
-  }
-  *size = v;
-  *at = i;
-  return 1;
-}
-
 static void objects_execute(napi_env env, void *data) {
   objects_t *o = data;
   uint8_t *src = malloc(o->len ? o->len : 1);
@@ -358,16 +340,9 @@ static void objects_execute(napi_env env, void *data) {
     o->w.failure = "pack read: out of memory";
     return;
   }
-  for (size_t got = 0; got < o->len;) {
-    ssize_t r = pread(o->fd, src + got, o->len - got, (off_t)o->from + (off_t)got);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      snprintf(o->message, sizeof o->message, "pack read at %.0f: %s", o->from + (double)got, r < 0 ? strerror(errno) : "pack truncated");
-      o->w.failure = o->message;
-      free(src);
-      return;
-    }
-    got += (size_t)r;
+  if ((o->w.failure = pread_all(o->fd, src, o->len, o->from, o->message, sizeof o->message))) {
+    free(src);
+    return;
   }
   size_t total = 0;
   for (uint32_t i = 0; i < o->count; i++) {
@@ -376,7 +351,7 @@ static void objects_execute(napi_env env, void *data) {
     uint64_t size = 0;
     size_t at = 0;
     o->meta[i * 3] = o->meta[i * 3 + 1] = o->meta[i * 3 + 2] = 0;
-    if (!entry_header(src + start, end - start, &type, &size, &at) || size > ((uint64_t)1 << 40)) o->status[i] = RO_BAD_HEADER;
+    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || size > ((uint64_t)1 << 40)) o->status[i] = RO_BAD_HEADER;
     else if (type == 6 || type == 7) o->status[i] = RO_DELTA;
     else if (type < 1 || type > 4) o->status[i] = RO_BAD_TYPE;
     else {
@@ -398,7 +373,7 @@ static void objects_execute(napi_env env, void *data) {
     int type = 0;
     uint64_t size = 0;
     size_t at = 0;
-    entry_header(src + start, end - start, &type, &size, &at);
+    pack_entry_header(src + start, end - start, &type, &size, &at);
     uint8_t *dst = o->out + (size_t)o->meta[i * 3 + 2];
     if (d && libdeflate_zlib_decompress(d, src + start + at, end - start - at, dst, (size_t)size, NULL) == LIBDEFLATE_SUCCESS) continue;
     o->status[i] = inflate_exact(src + start + at, end - start - at, dst, (size_t)size);
