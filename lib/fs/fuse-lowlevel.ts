@@ -728,29 +728,42 @@ export class LowlevelMount {
    * memory already, or loose) are read here and pushed.
    */
   private async prefetchBatch(jobs: PrefetchJob[]): Promise<void> {
-    const rest = await this.ops.withPackedFiles(
-      jobs.map((j) => j.file),
-      async (fd, span) => {
-        const taking = span.items.filter((it) => this.pushTarget(jobs[it.i]) !== null);
-        if (!taking.length) return;
-        const items = new Float64Array(taking.length * 4);
-        taking.forEach((it, k) => {
-          const j = jobs[it.i];
-          items.set([it.offset - span.from, it.end - span.from, j.ino, this.pushTarget(j)!], k * 4);
-        });
-        const result = new Int32Array(taking.length).fill(-1);
-        await this.b.pushFromPack(this.session, fd, span.from, span.to - span.from, items, result).catch(() => undefined);
-        taking.forEach((it, k) => this.landed(jobs[it.i], result[k] === 1));
-      },
-    );
-    if (rest.size === 0) return;
-    const left = jobs.filter((_, k) => rest.has(k));
-    const bufs = await this.ops.readFiles(left.map((j) => j.file));
-    bufs.forEach((b, k) => {
+    // Each file lands once, whatever fails: its bytes leave the staging budget if not taken.
+    const done = new Set<number>();
+    const land = (k: number, taken: boolean) => {
+      if (done.has(k)) return;
+      done.add(k);
+      this.landed(jobs[k], taken);
+    };
+    let rest: Set<number>;
+    try {
+      rest = await this.ops.withPackedFiles(
+        jobs.map((j) => j.file),
+        async (fd, span) => {
+          const taking: { i: number; row: number[] }[] = [];
+          for (const it of span.items) {
+            const dir = this.pushTarget(jobs[it.i]);
+            if (dir === null) land(it.i, false);
+            else taking.push({ i: it.i, row: [it.offset - span.from, it.end - span.from, jobs[it.i].ino, dir] });
+          }
+          if (!taking.length) return;
+          const items = Float64Array.from(taking.flatMap((t) => t.row));
+          const result = new Int32Array(taking.length).fill(-1);
+          await this.b.pushFromPack(this.session, fd, span.from, span.to - span.from, items, result).catch(() => undefined);
+          taking.forEach((it, k) => land(it.i, result[k] === 1));
+        },
+      );
+    } catch {
+      rest = new Set(jobs.map((_, k) => k).filter((k) => !done.has(k)));
+    }
+    const left = [...rest].filter((k) => !done.has(k));
+    if (left.length === 0) return;
+    const bufs = await this.ops.readFiles(left.map((k) => jobs[k].file));
+    bufs.forEach((b, n) => {
       // a file that fails now fails again, with its errno, when it is read
-      const j = left[k];
+      const j = jobs[left[n]];
       const dir = this.pushTarget(j);
-      this.landed(j, !!b && dir !== null && this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, dir));
+      land(left[n], !!b && dir !== null && this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, dir));
     });
   }
 

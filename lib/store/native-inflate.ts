@@ -10,7 +10,7 @@ export interface InflateBinding {
   /**
    * Bytes [from, from + length) of the file open as `fd`, and the pack entries at `items`
    * ((start, end) pairs in them) inflated into the Buffer it resolves to; meta gets each one's
-   * (type, size, start in it), status 0 or why not (INFLATE_STATUS; 6 a delta, 7 a bad type, 8 a cut header).
+   * (type, size, start in it), status 0 or why not (INFLATE_STATUS; 6 a delta, 7 a bad type, 8 a cut header or a size over 1 GiB).
    */
   readObjects(fd: number, from: number, length: number, items: Float64Array, meta: Float64Array, status: Int32Array): Promise<Buffer>;
   RECORD_BYTES: number;

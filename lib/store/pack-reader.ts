@@ -9,8 +9,7 @@ import { inflateBinding, INFLATE_STATUS } from './native-inflate.js';
 
 /** readObjects' status for a delta entry; the others it adds to INFLATE_STATUS are errors. */
 const DELTA = 6;
-const READ_STATUS: Record<number, string> = { ...INFLATE_STATUS, 7: 'bad entry type', 8: 'truncated entry header' };
-
+const READ_STATUS: Record<number, string> = { ...INFLATE_STATUS, 7: 'bad entry type', 8: 'bad entry header (cut, or a size over 1 GiB)' };
 
 export interface PackObject {
   type: 'commit' | 'tree' | 'blob' | 'tag';

@@ -351,7 +351,7 @@ static void objects_execute(napi_env env, void *data) {
     uint64_t size = 0;
     size_t at = 0;
     o->meta[i * 3] = o->meta[i * 3 + 1] = o->meta[i * 3 + 2] = 0;
-    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || size > ((uint64_t)1 << 40)) o->status[i] = RO_BAD_HEADER;
+    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || size > ((uint64_t)1 << 30)) o->status[i] = RO_BAD_HEADER;  // a module holds 500 MiB at most
     else if (type == 6 || type == 7) o->status[i] = RO_DELTA;
     else if (type < 1 || type > 4) o->status[i] = RO_BAD_TYPE;
     else {
@@ -408,7 +408,7 @@ static void objects_release(void *self) {
 // meta: Float64Array (type, size, start) per entry, status: Int32Array): Promise<Buffer>. Reads
 // bytes [from, from + length) of the pack open as `fd` and inflates each plain entry into the
 // Buffer it resolves to, at meta's start; status is 0, an inflate_exact status, or 6 (a delta),
-// 7 (not an object type), 8 (a cut header). The caller keeps fd open until it settles.
+// 7 (not an object type), 8 (a cut header, or a size over 1 GiB). The caller keeps fd open until it settles.
 static napi_value js_read_objects(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
