@@ -25,6 +25,8 @@ interface Binding {
   setListing(s: Session, dirIno: number, buf: Buffer, starts: Uint32Array): boolean;
   /** followed by an OP.DROPPED of it */
   dropListing(s: Session, dirIno: number): void;
+  /** JS answered a page of the prepared listing: its staged pushes go */
+  listingAnswered(s: Session, dirIno: number): void;
   /** [pushes the kernel took, lookups answered in C, reads answered in C from pushed content, listing pages (readdir and readdirplus) answered in C] */
   counters(s: Session): [number, number, number, number, number];
   stopStore(s: Session): boolean;
@@ -121,6 +123,10 @@ interface Prepared {
   readAhead: boolean;
   /** dropListing was called; OP.DROPPED has not come yet */
   dropping?: boolean;
+  /** the whole answer, once handed to C */
+  built?: { buf: Buffer; starts: Uint32Array };
+  /** requests for it that reached JS while it was being built: run again once built or dropped */
+  waiters?: (() => void)[];
 }
 
 /** read-ahead batches for the subdirectories of one listing, in listing order */
@@ -457,6 +463,15 @@ export class LowlevelMount {
     const path = this.pathOf(id, ino);
     if (path === null) return;
     const immutable = ino < this.b.VOLATILE_BIT;
+    // A listing being prepared (go lists a directory the moment its lookup returns), or
+    // prepared after the request passed C: answered from it rather than built twice, and C
+    // answers the pages after it.
+    const prepared = plus && immutable ? this.prepared.get(ino) : undefined;
+    if (prepared && !prepared.dropping) {
+      if (prepared.built) this.pageFromPrepared(id, ino, prepared.built, off, size);
+      else (prepared.waiters ??= []).push(() => this.readdir(id, ino, off, size, plus));
+      return;
+    }
     (async () => {
       const names = await this.ops.readdir(path);
       const head = plus ? 152 : 24;
@@ -473,6 +488,19 @@ export class LowlevelMount {
       this.b.replyBuf(this.session, id, page.buf, page.buf.length);
       if (plus && immutable) this.listed(ino, page.nodes, kids);
     })().catch((err) => this.fail(id, path, err));
+  }
+
+  /** A page of a prepared listing, answered here as C would have: entries from `off` that fit in `size` bytes. */
+  private pageFromPrepared(id: number, ino: number, built: { buf: Buffer; starts: Uint32Array }, off: number, size: number): void {
+    const { buf, starts } = built;
+    const n = starts.length - 1;
+    const from = Math.min(off, n);
+    let to = from;
+    while (to < n && starts[to + 1] - starts[from] <= size) to++;
+    if (!this.pending.delete(id)) return;
+    this.b.replyBuf(this.session, id, buf.subarray(starts[from], starts[to]), starts[to] - starts[from]);
+    this.b.listingAnswered(this.session, ino);
+    if (to > from) this.onListed(ino, from, to - from, true);
   }
 
   /**
@@ -567,7 +595,9 @@ export class LowlevelMount {
         entry.kids = sub;
         for (const node of all.nodes) if (node) node.pins = (node.pins ?? 0) + 1;
         if (!this.b.setListing(this.session, dir.ino, all.buf, all.starts)) return this.unprepare(dir.ino);
+        entry.built = { buf: all.buf, starts: all.starts };
         if (readAhead) this.prefetch(all.nodes, sub, dir.ino);
+        for (const wake of entry.waiters?.splice(0) ?? []) wake();
       })().catch(() => this.unprepare(dir.ino));
     });
   }
@@ -619,6 +649,7 @@ export class LowlevelMount {
     this.takeWaiting(entry);
     this.unstage(entry);
     this.b.dropListing(this.session, dirIno);
+    for (const wake of entry.waiters?.splice(0) ?? []) wake();
   }
 
   /** Every answer C gave from the listing has been counted: inodes only it named may go. */

@@ -1089,6 +1089,20 @@ static napi_value js_set_listing(napi_env env, napi_callback_info info) {
 // dropListing(s, dirIno): no more answers from it; its staged pushes are dropped. An
 // OP_DROPPED follows every OP_LISTED and OP_LOOKED_UP of it through the queue (those are
 // queued under the lock), so JS learns when the last of its lookups has been counted.
+// listingAnswered(s, dirIno): JS answered a page of the prepared listing itself (the kernel's
+// request passed C before the listing reached it): call after the reply. Its staged pushes
+// go now, as after a page answered here.
+static napi_value js_listing_answered(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  double ino;
+  if (!num_args(env, argv, 1, 2, &ino)) return NULL;
+  pthread_mutex_lock(&s->lock);
+  listing_t *l = *find_listing(s, (fuse_ino_t)ino);
+  if (l && !l->listed && !s->store_stop) release_staged(s, l);
+  pthread_mutex_unlock(&s->lock);
+  return NULL;
+}
+
 static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
   ARGS(2);
   double ino;
@@ -1211,6 +1225,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_default, NULL},
       {"setListing", NULL, js_set_listing, NULL, NULL, NULL, napi_default, NULL},
       {"dropListing", NULL, js_drop_listing, NULL, NULL, NULL, napi_default, NULL},
+      {"listingAnswered", NULL, js_listing_answered, NULL, NULL, NULL, napi_default, NULL},
       {"stopStore", NULL, js_stop_store, NULL, NULL, NULL, napi_default, NULL},
       {"unmount", NULL, js_unmount, NULL, NULL, NULL, napi_default, NULL},
       {"destroy", NULL, js_destroy, NULL, NULL, NULL, napi_default, NULL},
