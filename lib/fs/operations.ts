@@ -366,9 +366,11 @@ export class Operations {
       }
       case 'zip': {
         const v = t.version;
-        return readZipRange(v.zip, pos, out, (slices) =>
-          this.store.readFileSlices(
+        return readZipRange(v.zip, pos, out, (slices, into, at) =>
+          this.store.fillFileSlices(
             slices.map((x) => ({ blob: v.files[x.index].blob, size: v.files[x.index].size, start: x.start, end: x.end })),
+            into,
+            at,
             opts,
           ),
         );

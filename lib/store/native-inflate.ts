@@ -13,6 +13,12 @@ export interface InflateBinding {
    * (type, size, start in it), status 0 or why not (INFLATE_STATUS; 6 a delta, 7 a bad type, 8 a cut header or a size over 1 GiB).
    */
   readObjects(fd: number, from: number, length: number, items: Float64Array, meta: Float64Array, status: Int32Array): Promise<Buffer>;
+  /**
+   * Bytes [from, from + length) of the file open as `fd`; bytes [sliceStart, sliceEnd) of the
+   * object of each pack entry at `items` ((start, end, sliceStart, sliceEnd, at) per entry)
+   * land in dest at `at`. status as readObjects', or 9 (the slice passes the object's end).
+   */
+  readInto(fd: number, from: number, length: number, items: Float64Array, dest: Buffer, status: Int32Array): Promise<void>;
   RECORD_BYTES: number;
 }
 
@@ -23,7 +29,7 @@ export function inflateBinding(): InflateBinding {
   return (binding ??= createRequire(import.meta.url)('./native/modfs_inflate.node') as InflateBinding);
 }
 
-/** Why readObjects could not inflate an entry, by its status code. */
+/** Why readObjects or readInto could not inflate an entry, by its status code. */
 export const INFLATE_STATUS: Record<number, string> = {
   1: 'corrupt zlib stream',
   2: 'zlib stream ends early',

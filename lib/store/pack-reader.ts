@@ -9,7 +9,7 @@ import { inflateBinding, INFLATE_STATUS } from './native-inflate.js';
 
 /** readObjects' status for a delta entry; the others it adds to INFLATE_STATUS are errors. */
 const DELTA = 6;
-const READ_STATUS: Record<number, string> = { ...INFLATE_STATUS, 7: 'bad entry type', 8: 'bad entry header (cut, or a size over 1 GiB)' };
+const READ_STATUS: Record<number, string> = { ...INFLATE_STATUS, 7: 'bad entry type', 8: 'bad entry header (cut, or a size over 1 GiB)', 9: 'slice past the end of the object' };
 
 export interface PackObject {
   type: 'commit' | 'tree' | 'blob' | 'tag';
@@ -408,6 +408,30 @@ export class PackReader {
       sp.items.forEach((it, k) => (out[it.i] = got[k]));
     });
     return out;
+  }
+
+  /**
+   * Bytes [start, end) of each object `ids[i]` written into `dest` at `at`: read and inflated
+   * on a pool thread a span at a time, with no buffer of their own. Returns the indexes not
+   * written (not packed here, or deltas), for the caller to read another way.
+   */
+  async readInto(ids: string[], slices: { start: number; end: number; at: number }[], dest: Buffer): Promise<Set<number>> {
+    const placed = new Set<number>();
+    await this.eachSpan(ids, async (pack, h, sp) => {
+      const items = new Float64Array(sp.items.length * 5);
+      sp.items.forEach((it, k) => items.set([it.offset - sp.from, it.end - sp.from, slices[it.i].start, slices[it.i].end, slices[it.i].at], k * 5));
+      const status = new Int32Array(sp.items.length);
+      try {
+        await inflateBinding().readInto(h.fd, sp.from, sp.to - sp.from, items, dest, status);
+      } catch (err) {
+        throw entryError(pack, ids[sp.items[0].i], (err as Error).message);
+      }
+      sp.items.forEach((it, k) => {
+        if (status[k] === 0) placed.add(it.i);
+        else if (status[k] !== DELTA) throw entryError(pack, ids[it.i], READ_STATUS[status[k]] ?? `status ${status[k]}`);
+      });
+    });
+    return new Set(ids.map((_, i) => i).filter((i) => !placed.has(i)));
   }
 
   /**

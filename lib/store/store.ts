@@ -288,6 +288,34 @@ export class Store {
     return new Set([...held, ...[...left].map((k) => rest[k])]);
   }
 
+  /**
+   * Slices of several files' content written into `out` at `at` (the synthetic zip's pieces):
+   * small files not held in memory are inflated straight into place from their pack; the rest
+   * are read as readFileSlices reads them, and copied.
+   */
+  async fillFileSlices(slices: { blob: string; size: number; start: number; end: number }[], out: Buffer, at: number[], opts: ReadOptions = {}): Promise<void> {
+    const direct = [...slices.keys()].filter((k) => slices[k].size <= this.blobs.maxEntrySize && !this.blobs.has(slices[k].blob));
+    const missed = direct.length
+      ? await this.packs.readInto(
+          direct.map((k) => slices[k].blob),
+          direct.map((k) => ({ start: slices[k].start, end: slices[k].end, at: at[k] })),
+          out,
+        )
+      : new Set<number>();
+    const placed = new Set(direct.filter((_, n) => !missed.has(n)));
+    const rest = [...slices.keys()].filter((k) => !placed.has(k));
+    if (!rest.length) return;
+    const got = await this.readFileSlices(
+      rest.map((k) => slices[k]),
+      opts,
+    );
+    got.forEach((b, n) => {
+      const x = slices[rest[n]];
+      if (b.length !== x.end - x.start) throw new Error(`store: blob ${x.blob} gave ${b.length} bytes at ${x.start}, expected ${x.end - x.start}`);
+      b.copy(out, at[rest[n]]);
+    });
+  }
+
   /** Slices of several files' content: small ones read together, large ones by range. */
   async readFileSlices(slices: { blob: string; size: number; start: number; end: number }[], opts: ReadOptions = {}): Promise<Buffer[]> {
     const small = slices.filter((x) => x.size <= this.blobs.maxEntrySize);

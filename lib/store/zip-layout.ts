@@ -145,14 +145,15 @@ export interface FileSlice {
 }
 
 /**
- * Fills `out` with the archive bytes from `pos`, asking `readFiles` once for the content
- * slices the range overlaps, so the files a range spans can be read together.
+ * Fills `out` with the archive bytes from `pos`, asking `fillFiles` once to write the content
+ * slices the range overlaps into `out` (slice k at at[k]), so the files a range spans can be
+ * read together and land in place.
  */
 export async function readZipRange(
   layout: ZipLayout,
   pos: number,
   out: Buffer,
-  readFiles: (slices: FileSlice[]) => Promise<Buffer[]>,
+  fillFiles: (slices: FileSlice[], out: Buffer, at: number[]) => Promise<void>,
 ): Promise<number> {
   if (pos >= layout.size) return 0;
   const want = Math.min(out.length, layout.size - pos);
@@ -183,12 +184,6 @@ export async function readZipRange(
       done += len;
     }
   }
-  if (slices.length > 0) {
-    const parts = await readFiles(slices);
-    parts.forEach((b, k) => {
-      if (b.length !== slices[k].end - slices[k].start) throw new Error(`synthetic zip: file ${slices[k].index} gave ${b.length} bytes, expected ${slices[k].end - slices[k].start}`);
-      b.copy(out, at[k]);
-    });
-  }
+  if (slices.length > 0) await fillFiles(slices, out, at);
   return done;
 }

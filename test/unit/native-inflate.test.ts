@@ -21,6 +21,16 @@ function expected(content: Buffer) {
   };
 }
 
+/** A pack entry's header: type and size in a varint (the zlib stream follows; for a delta, its base first). */
+function entryHeader(type: number, size: number): Buffer {
+  const out = [(type << 4) | (size & 15)];
+  for (size = Math.floor(size / 16); size > 0; size = Math.floor(size / 128)) {
+    out[out.length - 1] |= 0x80;
+    out.push(size & 0x7f);
+  }
+  return Buffer.from(out);
+}
+
 /** Raw deflate streams of `contents` laid one after another (with junk between) in one buffer. */
 function layout(contents: Buffer[], gap = 7): { zip: Buffer; spans: DeflatedSpan[]; raws: Buffer[] } {
   const parts: Buffer[] = [];
@@ -121,30 +131,21 @@ test('deflateMany makes each object a zlib stream of exactly its bytes, one afte
 });
 
 test('readObjects reads a span of a file and inflates its entries exactly, telling deltas, bad types, cut headers, and corrupt, cut, longer and shorter streams apart', async () => {
-  // A pack entry: type and size in a varint header, then the zlib stream (deltas: a base first).
-  const header = (type: number, size: number) => {
-    const out = [(type << 4) | (size & 15)];
-    for (size = Math.floor(size / 16); size > 0; size = Math.floor(size / 128)) {
-      out[out.length - 1] |= 0x80;
-      out.push(size & 0x7f);
-    }
-    return Buffer.from(out);
-  };
   const blob = randomBytes(5000);
   const tree = Buffer.from('100644 a.go\0'.padEnd(40, 'x'));
   const entries: Array<[string, Buffer, number]> = [
     // name, entry bytes, expected status
-    ['blob', Buffer.concat([header(3, blob.length), zlib.deflateSync(blob)]), 0],
-    ['empty blob', Buffer.concat([header(3, 0), zlib.deflateSync(Buffer.alloc(0))]), 0],
-    ['tree', Buffer.concat([header(2, tree.length), zlib.deflateSync(tree)]), 0],
-    ['ref delta', Buffer.concat([header(7, 10), randomBytes(20), zlib.deflateSync(randomBytes(10))]), 6],
-    ['type 5', Buffer.concat([header(5, 3), zlib.deflateSync(Buffer.from('abc'))]), 7],
+    ['blob', Buffer.concat([entryHeader(3, blob.length), zlib.deflateSync(blob)]), 0],
+    ['empty blob', Buffer.concat([entryHeader(3, 0), zlib.deflateSync(Buffer.alloc(0))]), 0],
+    ['tree', Buffer.concat([entryHeader(2, tree.length), zlib.deflateSync(tree)]), 0],
+    ['ref delta', Buffer.concat([entryHeader(7, 10), randomBytes(20), zlib.deflateSync(randomBytes(10))]), 6],
+    ['type 5', Buffer.concat([entryHeader(5, 3), zlib.deflateSync(Buffer.from('abc'))]), 7],
     ['cut header', Buffer.from([0xb0, 0x80]), 8],
-    ['size says more', Buffer.concat([header(3, 11), zlib.deflateSync(Buffer.from('0123456789'))]), 4],
-    ['size says less', Buffer.concat([header(3, 9), zlib.deflateSync(Buffer.from('0123456789'))]), 3],
-    ['cut stream', Buffer.concat([header(3, blob.length), zlib.deflateSync(blob).subarray(0, 2000)]), 2],
-    ['bad adler-32', Buffer.concat([header(2, tree.length), zlib.deflateSync(tree).map((x, i, z) => (i === z.length - 1 ? x ^ 1 : x))]), 1],
-    ['not zlib', Buffer.concat([header(3, 100), randomBytes(60)]), 1],
+    ['size says more', Buffer.concat([entryHeader(3, 11), zlib.deflateSync(Buffer.from('0123456789'))]), 4],
+    ['size says less', Buffer.concat([entryHeader(3, 9), zlib.deflateSync(Buffer.from('0123456789'))]), 3],
+    ['cut stream', Buffer.concat([entryHeader(3, blob.length), zlib.deflateSync(blob).subarray(0, 2000)]), 2],
+    ['bad adler-32', Buffer.concat([entryHeader(2, tree.length), zlib.deflateSync(tree).map((x, i, z) => (i === z.length - 1 ? x ^ 1 : x))]), 1],
+    ['not zlib', Buffer.concat([entryHeader(3, 100), randomBytes(60)]), 1],
   ];
   const lead = randomBytes(33); // the span starts inside the file
   const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-readobjects-')), 'pack');
@@ -175,4 +176,44 @@ test('readObjects reads a span of a file and inflates its entries exactly, telli
   await closed.close();
   await assert.rejects(inflateBinding().readObjects(fd, 0, 10, new Float64Array([0, 10]), new Float64Array(3), new Int32Array(1)), /Bad file descriptor/);
   await fsp.rm(path.dirname(file), { recursive: true, force: true });
+});
+
+test('readInto writes whole objects and slices of them in place, and tells deltas, bad slices and bad streams apart', async () => {
+  const a = randomBytes(3000);
+  const b = Buffer.from('package b\n'.repeat(500));
+  const entries = [
+    Buffer.concat([entryHeader(3, a.length), zlib.deflateSync(a)]),
+    Buffer.concat([entryHeader(3, b.length), zlib.deflateSync(b)]),
+    Buffer.concat([entryHeader(7, 10), randomBytes(20), zlib.deflateSync(randomBytes(10))]),
+    Buffer.concat([entryHeader(3, 100), randomBytes(60)]),
+  ];
+  const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-readinto-')), 'pack');
+  await fsp.writeFile(file, Buffer.concat([randomBytes(5), ...entries]));
+  const starts = entries.reduce<number[]>((acc, e) => [...acc, acc.at(-1)! + e.length], [0]);
+  const h = await fsp.open(file, 'r');
+  try {
+    // name, entry, slice start, slice end, at in dest, expected status
+    const cases: Array<[string, number, number, number, number, number]> = [
+      ['a whole', 0, 0, a.length, 0, 0],
+      ['b, a slice', 1, 100, 1100, 3000, 0],
+      ['a, an empty slice', 0, 7, 7, 4000, 0],
+      ['b, its last byte', 1, b.length - 1, b.length, 4000, 0],
+      ['delta', 2, 0, 10, 4001, 6],
+      ['past the end', 1, 10, b.length + 1, 4100, 9],
+      ['not zlib', 3, 0, 100, 4100, 1],
+    ];
+    const items = Float64Array.from(cases.flatMap(([, e, s, t, at]) => [starts[e], starts[e + 1], s, t, at]));
+    const dest = Buffer.alloc(12000, 0xaa);
+    const status = new Int32Array(cases.length);
+    await inflateBinding().readInto(h.fd, 5, starts.at(-1)!, items, dest, status);
+    cases.forEach(([name, , , , , want], k) => assert.equal(status[k], want, name));
+    assert.ok(dest.subarray(0, 3000).equals(a), 'a lands whole');
+    assert.ok(dest.subarray(3000, 4000).equals(b.subarray(100, 1100)), 'the slice of b lands in place');
+    assert.equal(dest[4000], b[b.length - 1]);
+    assert.ok(dest.subarray(4001, 4100).every((x) => x === 0xaa), 'a delta writes nothing');
+    assert.throws(() => inflateBinding().readInto(h.fd, 5, 100, new Float64Array([0, 50, 0, 10, 11995]), dest, new Int32Array(1)), /inside dest/);
+  } finally {
+    await h.close();
+    await fsp.rm(path.dirname(file), { recursive: true, force: true });
+  }
 });

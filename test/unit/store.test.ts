@@ -113,10 +113,22 @@ test('a version is packed in path order, and its files read together equal each 
     const again = await Store.open(path.join(dir, 'store'));
     try {
       const slices = v.files.map((f, i) => ({ blob: f.blob, size: f.size, start: i % 3, end: Math.max(i % 3, f.size - (i % 5)) }));
+      // Written in place first, while nothing is cached (small ones inflated into `out` from the
+      // pack, the large one copied), one after another with a gap between.
+      const at: number[] = [];
+      let end = 0;
+      for (const x of slices) {
+        at.push(end + 3);
+        end += 3 + (x.end - x.start);
+      }
+      const out = Buffer.alloc(end, 0xee);
+      await again.fillFileSlices(slices, out, at);
       const got = await again.readFileSlices(slices);
       for (const [i, f] of v.files.entries()) {
         const want = Buffer.from(files[f.path]).subarray(slices[i].start, slices[i].end);
         assert.ok(got[i].equals(want), f.path);
+        assert.ok(out.subarray(at[i], at[i] + want.length).equals(want), `${f.path} in place`);
+        assert.ok(out.subarray(at[i] - 3, at[i]).every((b) => b === 0xee), `nothing written before ${f.path}`);
       }
     } finally {
       await again.close();

@@ -18,7 +18,9 @@ const paths = Object.keys(contents).sort();
 const names = paths.map((p) => prefix + p);
 const files: LayoutFile[] = paths.map((p) => ({ path: p, size: contents[p].length, crc32: zlib.crc32(contents[p]) }));
 const layout = zipLayout(files, new Date('2024-01-02T03:04:06Z'), prefix);
-const readFile = async (slices: FileSlice[]) => slices.map((x) => contents[paths[x.index]].subarray(x.start, x.end));
+const readFile = async (slices: FileSlice[], out: Buffer, at: number[]) => {
+  slices.forEach((x, k) => contents[paths[x.index]].copy(out, at[k], x.start, x.end));
+};
 
 async function whole(): Promise<Buffer> {
   const out = Buffer.alloc(layout.size);

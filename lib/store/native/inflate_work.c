@@ -333,6 +333,14 @@ typedef struct {
   char message[160];
 } objects_t;
 
+// IN_OK for a plain object's entry (type, size, where its stream starts), else why not.
+static int32_t plain_entry(const uint8_t *p, size_t n, int *type, uint64_t *size, size_t *at) {
+  if (!pack_entry_header(p, n, type, size, at) || *size > ((uint64_t)1 << 30)) return RO_BAD_HEADER;  // a module holds 500 MiB at most
+  if (*type == 6 || *type == 7) return RO_DELTA;
+  if (*type < 1 || *type > 4) return RO_BAD_TYPE;
+  return IN_OK;
+}
+
 static void objects_execute(napi_env env, void *data) {
   objects_t *o = data;
   uint8_t *src = malloc(o->len ? o->len : 1);
@@ -351,11 +359,8 @@ static void objects_execute(napi_env env, void *data) {
     uint64_t size = 0;
     size_t at = 0;
     o->meta[i * 3] = o->meta[i * 3 + 1] = o->meta[i * 3 + 2] = 0;
-    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || size > ((uint64_t)1 << 30)) o->status[i] = RO_BAD_HEADER;  // a module holds 500 MiB at most
-    else if (type == 6 || type == 7) o->status[i] = RO_DELTA;
-    else if (type < 1 || type > 4) o->status[i] = RO_BAD_TYPE;
-    else {
-      o->status[i] = IN_OK;
+    o->status[i] = plain_entry(src + start, end - start, &type, &size, &at);
+    if (o->status[i] == IN_OK) {
       o->meta[i * 3] = type;
       o->meta[i * 3 + 1] = (double)size;
       o->meta[i * 3 + 2] = (double)total;
@@ -442,6 +447,104 @@ static napi_value js_read_objects(napi_env env, napi_callback_info info) {
   return queue_work(env, &o->w, argv + 3, 3, "modfs:read-objects", objects_execute);
 }
 
+// ---- readInto -------------------------------------------------------------------------
+
+enum { RI_SLICE = 9 };
+
+typedef struct {
+  work_t w;
+  int fd;
+  double from;
+  size_t len;
+  const double *items;  // per entry: start, end in the span, slice start, slice end, offset in dest
+  uint8_t *dest;
+  size_t dest_len;
+  int32_t *status;
+  uint32_t count;
+  char message[160];
+} into_t;
+
+static void into_execute(napi_env env, void *data) {
+  into_t *o = data;
+  uint8_t *src = malloc(o->len ? o->len : 1), *tmp = NULL;
+  size_t tmp_len = 0;
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!src || !d) o->w.failure = "pack read: out of memory";
+  else o->w.failure = pread_all(o->fd, src, o->len, o->from, o->message, sizeof o->message);
+  for (uint32_t i = 0; i < o->count && !o->w.failure; i++) {
+    const double *it = o->items + (size_t)i * 5;
+    size_t start = (size_t)it[0], end = (size_t)it[1], a = (size_t)it[2], b = (size_t)it[3], at = 0;
+    int type = 0;
+    uint64_t size = 0;
+    if ((o->status[i] = plain_entry(src + start, end - start, &type, &size, &at)) != IN_OK) continue;
+    if (b > size) o->status[i] = RI_SLICE;
+    else {
+      const uint8_t *z = src + start + at;
+      size_t zlen = end - start - at;
+      uint8_t *dst = o->dest + (size_t)it[4];
+      // The whole object lands in place; a part of one goes through a scratch buffer.
+      if (a == 0 && b == size) {
+        o->status[i] = libdeflate_zlib_decompress(d, z, zlen, dst, (size_t)size, NULL) == LIBDEFLATE_SUCCESS ? IN_OK : inflate_exact(z, zlen, dst, (size_t)size);
+        continue;
+      }
+      if (size > tmp_len) {
+        free(tmp);
+        tmp_len = 0;
+        if (!(tmp = malloc((size_t)size))) {
+          o->status[i] = IN_NOMEM;
+          continue;
+        }
+        tmp_len = (size_t)size;
+      }
+      o->status[i] = libdeflate_zlib_decompress(d, z, zlen, tmp, (size_t)size, NULL) == LIBDEFLATE_SUCCESS ? IN_OK : inflate_exact(z, zlen, tmp, (size_t)size);
+      if (o->status[i] == IN_OK) memcpy(dst, tmp + a, b - a);
+    }
+  }
+  libdeflate_free_decompressor(d);
+  free(tmp);
+  free(src);
+}
+
+// readInto(fd, from, length, items: Float64Array (start, end, sliceStart, sliceEnd, at) per
+// entry, dest: Buffer, status: Int32Array): Promise<void>. Reads bytes [from, from + length)
+// of the pack open as `fd`; bytes [sliceStart, sliceEnd) of each entry's object land in dest
+// at `at`. status as readObjects', or 9 (the slice passes the object's end). The caller keeps
+// fd open until it settles.
+static napi_value js_read_into(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readInto(fd, from, length, items, dest, status)");
+  int32_t fd = -1;
+  double from = -1, len = -1;
+  void *items = NULL, *dest = NULL, *status = NULL;
+  size_t items_len = 0, dest_len = 0, status_len = 0;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return fail(env, "fd must be an open file descriptor");
+  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
+    return fail(env, "from and length must be a span under 1 GiB");
+  if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 5 != 0) return fail(env, "items must be a Float64Array of 5 slots per entry");
+  if (!buffer_arg(env, argv[4], &dest, &dest_len)) return fail(env, "dest must be a Buffer");
+  uint32_t count = (uint32_t)(items_len / 5);
+  if (!typed_arg(env, argv[5], napi_int32_array, &status, &status_len) || status_len != count) return fail(env, "status must be an Int32Array of one slot per entry");
+  const double *t = items;
+  for (uint32_t i = 0; i < count; i++) {
+    const double *it = t + (size_t)i * 5;
+    if (!(it[0] >= 0 && it[0] < it[1] && it[1] <= len && it[2] >= 0 && it[2] <= it[3] && it[4] >= 0 && it[4] + (it[3] - it[2]) <= (double)dest_len))
+      return fail(env, "items must lie inside the span, and their slices inside dest");
+  }
+  into_t *o = calloc(1, sizeof *o);
+  if (!o) return fail(env, "out of memory");
+  o->fd = fd;
+  o->from = from;
+  o->len = (size_t)len;
+  o->items = items;
+  o->dest = dest;
+  o->dest_len = dest_len;
+  o->status = status;
+  o->count = count;
+  o->w.release = free;
+  return queue_work(env, &o->w, argv + 3, 3, "modfs:read-into", into_execute);
+}
+
 typedef struct {
   work_t w;
   const uint8_t *src;
@@ -514,6 +617,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
       {"deflateMany", NULL, js_deflate_many, NULL, NULL, NULL, napi_default, NULL},
       {"readObjects", NULL, js_read_objects, NULL, NULL, NULL, napi_default, NULL},
+      {"readInto", NULL, js_read_into, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value v;
