@@ -133,6 +133,13 @@ function entryError(pack: Pack, id: string, why: string): Error {
   return new Error(`store: object ${id} in ${pack.file}: ${why}`);
 }
 
+/** The indexes below n that `inside` does not hold. */
+function indexesOutside(n: number, inside: Set<number>): Set<number> {
+  const out = new Set<number>();
+  for (let i = 0; i < n; i++) if (!inside.has(i)) out.add(i);
+  return out;
+}
+
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
 
 export class PackReader {
@@ -380,19 +387,30 @@ export class PackReader {
       table[k * 2 + 1] = it.end - from;
     });
     const meta = new Float64Array(items.length * 3);
-    const status = new Int32Array(items.length);
-    let whole: Buffer;
-    try {
-      whole = await inflateBinding().readObjects(h.fd, from, to - from, table, meta, status);
-    } catch (err) {
-      throw entryError(pack, ids[items[0].i], (err as Error).message);
-    }
+    const { got: whole, status } = await this.nativeSpan(pack, ids, items, (st) => inflateBinding().readObjects(h.fd, from, to - from, table, meta, st));
     return items.map((it, k) => {
       if (status[k] === DELTA) return null;
-      if (status[k] !== 0) throw entryError(pack, ids[it.i], READ_STATUS[status[k]] ?? `status ${status[k]}`);
       const at = meta[k * 3 + 2];
       return { type: TYPES[meta[k * 3]], data: whole.subarray(at, at + meta[k * 3 + 1]) };
     });
+  }
+
+  /**
+   * A native read of a span's entries (`call` fills one status each): a failure of the whole
+   * names the span's first object, an entry's bad status (a delta is not one) names its own.
+   */
+  private async nativeSpan<T>(pack: Pack, ids: string[], items: PackSpan['items'], call: (status: Int32Array) => Promise<T>): Promise<{ got: T; status: Int32Array }> {
+    const status = new Int32Array(items.length);
+    let got: T;
+    try {
+      got = await call(status);
+    } catch (err) {
+      throw entryError(pack, ids[items[0].i], (err as Error).message);
+    }
+    items.forEach((it, k) => {
+      if (status[k] !== 0 && status[k] !== DELTA) throw entryError(pack, ids[it.i], READ_STATUS[status[k]] ?? `status ${status[k]}`);
+    });
+    return { got, status };
   }
 
   /**
@@ -420,18 +438,12 @@ export class PackReader {
     await this.eachSpan(ids, async (pack, h, sp) => {
       const items = new Float64Array(sp.items.length * 5);
       sp.items.forEach((it, k) => items.set([it.offset - sp.from, it.end - sp.from, slices[it.i].start, slices[it.i].end, slices[it.i].at], k * 5));
-      const status = new Int32Array(sp.items.length);
-      try {
-        await inflateBinding().readInto(h.fd, sp.from, sp.to - sp.from, items, dest, status);
-      } catch (err) {
-        throw entryError(pack, ids[sp.items[0].i], (err as Error).message);
-      }
+      const { status } = await this.nativeSpan(pack, ids, sp.items, (st) => inflateBinding().readInto(h.fd, sp.from, sp.to - sp.from, items, dest, st));
       sp.items.forEach((it, k) => {
         if (status[k] === 0) placed.add(it.i);
-        else if (status[k] !== DELTA) throw entryError(pack, ids[it.i], READ_STATUS[status[k]] ?? `status ${status[k]}`);
       });
     });
-    return new Set(ids.map((_, i) => i).filter((i) => !placed.has(i)));
+    return indexesOutside(ids.length, placed);
   }
 
   /**
@@ -445,7 +457,7 @@ export class PackReader {
       for (const it of sp.items) covered.add(it.i);
       return use(h.fd, sp);
     });
-    return new Set(ids.map((_, i) => i).filter((i) => !covered.has(i)));
+    return indexesOutside(ids.length, covered);
   }
 
   /** The located ids' entries, grouped by pack into spans read whole; `use` runs with each span's pack open. */

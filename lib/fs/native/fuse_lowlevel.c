@@ -928,26 +928,23 @@ typedef struct {
   napi_deferred deferred;
   napi_ref refs[3];  // the session, items and result stay alive until it settles
   session_t *s;
-  int fd;
-  double from;
-  size_t len;
+  span_t span;
   const double *items;  // per file: start, end of its pack entry in the span, ino, dirIno
   int32_t *result;
   uint32_t count;
   const char *failure;
-  char message[160];
 } pack_push_t;
 
 static void pack_push_execute(napi_env env, void *data) {
   pack_push_t *pp = data;
-  uint8_t *src = malloc(pp->len ? pp->len : 1);
   store_job_t **jobs = calloc(pp->count ? pp->count : 1, sizeof *jobs);
   struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-  if (!src || !jobs || !d) {
+  uint8_t *src = NULL;
+  if (!jobs || !d) {
     pp->failure = "pushFromPack: out of memory";
     goto out;
   }
-  if ((pp->failure = pread_all(pp->fd, src, pp->len, pp->from, pp->message, sizeof pp->message))) goto out;
+  if (!(src = span_read(&pp->span, &pp->failure))) goto out;
   for (uint32_t i = 0; i < pp->count; i++) {
     const double *it = pp->items + (size_t)i * 4;
     size_t start = (size_t)it[0], end = (size_t)it[1], at = 0;
@@ -1026,9 +1023,7 @@ static napi_value js_push_from_pack(napi_env env, napi_callback_info info) {
     return NULL;
   }
   pp->s = s;
-  pp->fd = fd;
-  pp->from = span[0];
-  pp->len = (size_t)span[1];
+  pp->span = (span_t){.fd = fd, .from = span[0], .len = (size_t)span[1]};
   pp->items = items;
   pp->result = result;
   pp->count = (uint32_t)n_result;

@@ -97,6 +97,16 @@ typedef struct {
 
 static void put_u32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
 
+// A scratch buffer of at least `need` bytes, grown (contents dropped) when it is smaller; 0 when
+// out of memory, with the buffer gone.
+static int fit_scratch(uint8_t **buf, size_t *cap, size_t need) {
+  if (*buf && need <= *cap) return 1;
+  free(*buf);
+  *cap = need;
+  if (!(*buf = malloc(need ? need : 1))) *cap = 0;
+  return *buf != NULL;
+}
+
 // The four sums of one entry's content, fed piece by piece.
 typedef struct {
   SHA_CTX s1;
@@ -215,15 +225,7 @@ static void execute(napi_env env, void *data) {
     }
     const uint8_t *src = j->zip + (size_t)t[0];
     uint64_t announced = (uint64_t)t[2];
-    if (d && announced <= WHOLE_MAX) {
-      if (!whole || announced > whole_len) {
-        free(whole);
-        whole_len = announced;
-        whole = malloc(whole_len ? whole_len : 1);
-        if (!whole) whole_len = 0;
-      }
-      if (whole && digest_whole(d, src, (size_t)t[1], announced, rec, whole)) continue;
-    }
+    if (d && announced <= WHOLE_MAX && fit_scratch(&whole, &whole_len, (size_t)announced) && digest_whole(d, src, (size_t)t[1], announced, rec, whole)) continue;
     digest_one(src, (size_t)t[1], announced, rec, piece);
   }
   free(piece);
@@ -319,18 +321,35 @@ static int32_t inflate_exact(const uint8_t *src, size_t len, uint8_t *out, size_
 
 enum { RO_DELTA = 6, RO_BAD_TYPE = 7, RO_BAD_HEADER = 8 };
 
+// A zlib stream inflated into exactly `size` bytes at `out`: libdeflate, and zlib again to
+// tell why when it refuses. IN_OK or an inflate_exact status.
+static int32_t inflate_to(struct libdeflate_decompressor *d, const uint8_t *z, size_t zlen, uint8_t *out, size_t size) {
+  if (d && libdeflate_zlib_decompress(d, z, zlen, out, size, NULL) == LIBDEFLATE_SUCCESS) return IN_OK;
+  return inflate_exact(z, zlen, out, size);
+}
+
+// The (fd, from, length) arguments of readObjects and readInto; NULL, or the message to throw.
+static const char *span_args(napi_env env, napi_value *argv, span_t *sp) {
+  int32_t fd = -1;
+  double from = -1, len = -1;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return "fd must be an open file descriptor";
+  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
+    return "from and length must be a span under 1 GiB";
+  sp->fd = fd;
+  sp->from = from;
+  sp->len = (size_t)len;
+  return NULL;
+}
+
 typedef struct {
   work_t w;
-  int fd;
-  double from;
-  size_t len;
+  span_t span;
   const double *items;  // per entry: start, end in the span
   double *meta;         // per entry, filled: type, size, start in the result
   int32_t *status;
   uint32_t count;
   uint8_t *out;
   size_t out_len;
-  char message[160];
 } objects_t;
 
 // IN_OK for a plain object's entry (type, size, where its stream starts), else why not.
@@ -343,15 +362,8 @@ static int32_t plain_entry(const uint8_t *p, size_t n, int *type, uint64_t *size
 
 static void objects_execute(napi_env env, void *data) {
   objects_t *o = data;
-  uint8_t *src = malloc(o->len ? o->len : 1);
-  if (!src) {
-    o->w.failure = "pack read: out of memory";
-    return;
-  }
-  if ((o->w.failure = pread_all(o->fd, src, o->len, o->from, o->message, sizeof o->message))) {
-    free(src);
-    return;
-  }
+  uint8_t *src = span_read(&o->span, &o->w.failure);
+  if (!src) return;
   size_t total = 0;
   for (uint32_t i = 0; i < o->count; i++) {
     size_t start = (size_t)o->items[i * 2], end = (size_t)o->items[i * 2 + 1];
@@ -379,9 +391,7 @@ static void objects_execute(napi_env env, void *data) {
     uint64_t size = 0;
     size_t at = 0;
     pack_entry_header(src + start, end - start, &type, &size, &at);
-    uint8_t *dst = o->out + (size_t)o->meta[i * 3 + 2];
-    if (d && libdeflate_zlib_decompress(d, src + start + at, end - start - at, dst, (size_t)size, NULL) == LIBDEFLATE_SUCCESS) continue;
-    o->status[i] = inflate_exact(src + start + at, end - start - at, dst, (size_t)size);
+    o->status[i] = inflate_to(d, src + start + at, end - start - at, o->out + (size_t)o->meta[i * 3 + 2], (size_t)size);
   }
   libdeflate_free_decompressor(d);
   free(src);
@@ -418,13 +428,12 @@ static napi_value js_read_objects(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readObjects(fd, from, length, items, meta, status)");
-  int32_t fd = -1;
-  double from = -1, len = -1;
+  span_t span;
   void *items = NULL, *meta = NULL, *status = NULL;
   size_t items_len = 0, meta_len = 0, status_len = 0;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return fail(env, "fd must be an open file descriptor");
-  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
-    return fail(env, "from and length must be a span under 1 GiB");
+  const char *bad = span_args(env, argv, &span);
+  if (bad) return fail(env, bad);
+  const double len = (double)span.len;
   if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 2 != 0)
     return fail(env, "items must be a Float64Array of (start, end) pairs");
   uint32_t count = (uint32_t)(items_len / 2);
@@ -435,9 +444,7 @@ static napi_value js_read_objects(napi_env env, napi_callback_info info) {
     if (!(t[i * 2] >= 0 && t[i * 2] < t[i * 2 + 1] && t[i * 2 + 1] <= len)) return fail(env, "items must lie inside the span, each non-empty");
   objects_t *o = calloc(1, sizeof *o);
   if (!o) return fail(env, "out of memory");
-  o->fd = fd;
-  o->from = from;
-  o->len = (size_t)len;
+  o->span = span;
   o->items = items;
   o->meta = meta;
   o->status = status;
@@ -453,52 +460,36 @@ enum { RI_SLICE = 9 };
 
 typedef struct {
   work_t w;
-  int fd;
-  double from;
-  size_t len;
+  span_t span;
   const double *items;  // per entry: start, end in the span, slice start, slice end, offset in dest
   uint8_t *dest;
   size_t dest_len;
   int32_t *status;
   uint32_t count;
-  char message[160];
 } into_t;
 
 static void into_execute(napi_env env, void *data) {
   into_t *o = data;
-  uint8_t *src = malloc(o->len ? o->len : 1), *tmp = NULL;
+  uint8_t *src = span_read(&o->span, &o->w.failure), *tmp = NULL;
   size_t tmp_len = 0;
-  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
-  if (!src || !d) o->w.failure = "pack read: out of memory";
-  else o->w.failure = pread_all(o->fd, src, o->len, o->from, o->message, sizeof o->message);
-  for (uint32_t i = 0; i < o->count && !o->w.failure; i++) {
+  struct libdeflate_decompressor *d = src ? libdeflate_alloc_decompressor() : NULL;
+  for (uint32_t i = 0; src && i < o->count; i++) {
     const double *it = o->items + (size_t)i * 5;
     size_t start = (size_t)it[0], end = (size_t)it[1], a = (size_t)it[2], b = (size_t)it[3], at = 0;
     int type = 0;
     uint64_t size = 0;
     if ((o->status[i] = plain_entry(src + start, end - start, &type, &size, &at)) != IN_OK) continue;
-    if (b > size) o->status[i] = RI_SLICE;
-    else {
-      const uint8_t *z = src + start + at;
-      size_t zlen = end - start - at;
-      uint8_t *dst = o->dest + (size_t)it[4];
-      // The whole object lands in place; a part of one goes through a scratch buffer.
-      if (a == 0 && b == size) {
-        o->status[i] = libdeflate_zlib_decompress(d, z, zlen, dst, (size_t)size, NULL) == LIBDEFLATE_SUCCESS ? IN_OK : inflate_exact(z, zlen, dst, (size_t)size);
-        continue;
-      }
-      if (size > tmp_len) {
-        free(tmp);
-        tmp_len = 0;
-        if (!(tmp = malloc((size_t)size))) {
-          o->status[i] = IN_NOMEM;
-          continue;
-        }
-        tmp_len = (size_t)size;
-      }
-      o->status[i] = libdeflate_zlib_decompress(d, z, zlen, tmp, (size_t)size, NULL) == LIBDEFLATE_SUCCESS ? IN_OK : inflate_exact(z, zlen, tmp, (size_t)size);
-      if (o->status[i] == IN_OK) memcpy(dst, tmp + a, b - a);
+    if (b > size) {
+      o->status[i] = RI_SLICE;
+      continue;
     }
+    const uint8_t *z = src + start + at;
+    size_t zlen = end - start - at;
+    uint8_t *dst = o->dest + (size_t)it[4];
+    // The whole object lands in place; a part of one goes through a scratch buffer.
+    if (a == 0 && b == size) o->status[i] = inflate_to(d, z, zlen, dst, (size_t)size);
+    else if (!fit_scratch(&tmp, &tmp_len, (size_t)size)) o->status[i] = IN_NOMEM;
+    else if ((o->status[i] = inflate_to(d, z, zlen, tmp, (size_t)size)) == IN_OK) memcpy(dst, tmp + a, b - a);
   }
   libdeflate_free_decompressor(d);
   free(tmp);
@@ -514,13 +505,12 @@ static napi_value js_read_into(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readInto(fd, from, length, items, dest, status)");
-  int32_t fd = -1;
-  double from = -1, len = -1;
+  span_t span;
   void *items = NULL, *dest = NULL, *status = NULL;
   size_t items_len = 0, dest_len = 0, status_len = 0;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return fail(env, "fd must be an open file descriptor");
-  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
-    return fail(env, "from and length must be a span under 1 GiB");
+  const char *bad = span_args(env, argv, &span);
+  if (bad) return fail(env, bad);
+  const double len = (double)span.len;
   if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 5 != 0) return fail(env, "items must be a Float64Array of 5 slots per entry");
   if (!buffer_arg(env, argv[4], &dest, &dest_len)) return fail(env, "dest must be a Buffer");
   uint32_t count = (uint32_t)(items_len / 5);
@@ -533,9 +523,7 @@ static napi_value js_read_into(napi_env env, napi_callback_info info) {
   }
   into_t *o = calloc(1, sizeof *o);
   if (!o) return fail(env, "out of memory");
-  o->fd = fd;
-  o->from = from;
-  o->len = (size_t)len;
+  o->span = span;
   o->items = items;
   o->dest = dest;
   o->dest_len = dest_len;

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -37,5 +38,23 @@ static inline const char *pread_all(int fd, uint8_t *buf, size_t len, double fro
     got += (size_t)r;
   }
   return NULL;
+}
+// Bytes [from, from + len) of a pack file, read whole on a pool thread.
+typedef struct {
+  int fd;
+  double from;
+  size_t len;
+  char message[160];
+} span_t;
+
+// The span's bytes (the caller frees them), or NULL with `failure` set to why.
+static inline uint8_t *span_read(span_t *sp, const char **failure) {
+  uint8_t *src = malloc(sp->len ? sp->len : 1);
+  if (!src) *failure = "pack read: out of memory";
+  else if ((*failure = pread_all(sp->fd, src, sp->len, sp->from, sp->message, sizeof sp->message))) {
+    free(src);
+    src = NULL;
+  }
+  return src;
 }
 #endif
