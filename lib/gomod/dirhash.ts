@@ -1,6 +1,7 @@
 // The "h1:" hash of golang.org/x/mod/sumdb/dirhash.Hash1, as recorded in go.sum and .ziphash.
 import { createHash } from 'node:crypto';
 import { GoModError } from './errors.js';
+import { sortByUtf8 } from '../util/utf8-order.js';
 
 /**
  * Hash1 over files given by name and the sha256 of their content. Go sorts the names with
@@ -10,15 +11,9 @@ export function hash1(files: ReadonlyArray<{ name: string; sha256: Buffer }>): s
   for (const f of files) {
     if (f.name.includes('\n')) throw new GoModError('hash-newline', `dirhash: file name with newline not supported: ${JSON.stringify(f.name)}`);
   }
-  const sorted = files
-    .map((f) => ({ key: Buffer.from(f.name, 'utf8'), f }))
-    .sort((a, b) => Buffer.compare(a.key, b.key));
+  const sorted = sortByUtf8([...files], (f) => f.name);
   const h = createHash('sha256');
-  for (const { key, f } of sorted) {
-    h.update(`${f.sha256.toString('hex')}  `);
-    h.update(key);
-    h.update('\n');
-  }
+  for (const f of sorted) h.update(`${f.sha256.toString('hex')}  ${f.name}\n`);
   return 'h1:' + h.digest('base64');
 }
 

@@ -1,6 +1,7 @@
 // Git object encoding, pure: the store writes its objects itself (packs, or loose) so that ingest
 // never starts a process per file.
 import { createHash } from 'node:crypto';
+import { sortByUtf8 } from '../util/utf8-order.js';
 
 export type ObjectType = 'blob' | 'tree';
 
@@ -20,12 +21,12 @@ export function objectId(type: ObjectType, content: Buffer): string {
 }
 
 // Git orders tree entries by name bytes, comparing a directory as if its name ended in '/'.
-function sortKey(e: TreeEntry): Buffer {
-  return Buffer.from(e.mode === '40000' ? e.name + '/' : e.name, 'utf8');
+function sortKey(e: TreeEntry): string {
+  return e.mode === '40000' ? e.name + '/' : e.name;
 }
 
 export function encodeTree(entries: TreeEntry[]): Buffer {
-  const sorted = [...entries].sort((a, b) => Buffer.compare(sortKey(a), sortKey(b)));
+  const sorted = sortByUtf8(entries.map((e) => ({ e, key: sortKey(e) })), (k) => k.key).map((k) => k.e);
   const parts: Buffer[] = [];
   for (const e of sorted) {
     parts.push(Buffer.from(`${e.mode} ${e.name}\0`, 'utf8'), Buffer.from(e.id, 'hex'));
