@@ -328,16 +328,30 @@ static int32_t inflate_to(struct libdeflate_decompressor *d, const uint8_t *z, s
   return inflate_exact(z, zlen, out, size);
 }
 
-// The (fd, from, length) arguments of readObjects and readInto; NULL, or the message to throw.
-static const char *span_args(napi_env env, napi_value *argv, span_t *sp) {
+// The arguments readObjects and readInto share: the span (fd, from, length), items at argv[3]
+// (`stride` slots per entry) and status at argv[5] (one slot per entry).
+typedef struct {
+  span_t span;
+  const double *items;
+  int32_t *status;
+  uint32_t count;
+} span_entries_t;
+
+// NULL, or the message to throw.
+static const char *span_args(napi_env env, napi_value *argv, size_t stride, const char *items_why, span_entries_t *a) {
   int32_t fd = -1;
   double from = -1, len = -1;
   if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return "fd must be an open file descriptor";
   if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
     return "from and length must be a span under 1 GiB";
-  sp->fd = fd;
-  sp->from = from;
-  sp->len = (size_t)len;
+  void *it = NULL, *st = NULL;
+  size_t it_len = 0, st_len = 0;
+  if (!typed_arg(env, argv[3], napi_float64_array, &it, &it_len) || it_len % stride != 0) return items_why;
+  if (!typed_arg(env, argv[5], napi_int32_array, &st, &st_len) || st_len != it_len / stride) return "status must be an Int32Array of one slot per entry";
+  a->span = (span_t){.fd = fd, .from = from, .len = (size_t)len};
+  a->items = it;
+  a->status = st;
+  a->count = (uint32_t)(it_len / stride);
   return NULL;
 }
 
@@ -428,26 +442,23 @@ static napi_value js_read_objects(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readObjects(fd, from, length, items, meta, status)");
-  span_t span;
-  void *items = NULL, *meta = NULL, *status = NULL;
-  size_t items_len = 0, meta_len = 0, status_len = 0;
-  const char *bad = span_args(env, argv, &span);
+  span_entries_t a;
+  void *meta = NULL;
+  size_t meta_len = 0;
+  const char *bad = span_args(env, argv, 2, "items must be a Float64Array of (start, end) pairs", &a);
   if (bad) return fail(env, bad);
-  const double len = (double)span.len;
-  if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 2 != 0)
-    return fail(env, "items must be a Float64Array of (start, end) pairs");
-  uint32_t count = (uint32_t)(items_len / 2);
+  const double *t = a.items;
+  const double len = (double)a.span.len;
+  const uint32_t count = a.count;
   if (!typed_arg(env, argv[4], napi_float64_array, &meta, &meta_len) || meta_len != (size_t)count * 3) return fail(env, "meta must be a Float64Array of 3 slots per entry");
-  if (!typed_arg(env, argv[5], napi_int32_array, &status, &status_len) || status_len != count) return fail(env, "status must be an Int32Array of one slot per entry");
-  const double *t = items;
   for (uint32_t i = 0; i < count; i++)
     if (!(t[i * 2] >= 0 && t[i * 2] < t[i * 2 + 1] && t[i * 2 + 1] <= len)) return fail(env, "items must lie inside the span, each non-empty");
   objects_t *o = calloc(1, sizeof *o);
   if (!o) return fail(env, "out of memory");
-  o->span = span;
-  o->items = items;
+  o->span = a.span;
+  o->items = t;
   o->meta = meta;
-  o->status = status;
+  o->status = a.status;
   o->count = count;
   o->w.release = objects_release;
   o->w.result = objects_result;
@@ -505,17 +516,15 @@ static napi_value js_read_into(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readInto(fd, from, length, items, dest, status)");
-  span_t span;
-  void *items = NULL, *dest = NULL, *status = NULL;
-  size_t items_len = 0, dest_len = 0, status_len = 0;
-  const char *bad = span_args(env, argv, &span);
+  span_entries_t a;
+  void *dest = NULL;
+  size_t dest_len = 0;
+  const char *bad = span_args(env, argv, 5, "items must be a Float64Array of 5 slots per entry", &a);
   if (bad) return fail(env, bad);
-  const double len = (double)span.len;
-  if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 5 != 0) return fail(env, "items must be a Float64Array of 5 slots per entry");
+  const double *t = a.items;
+  const double len = (double)a.span.len;
+  const uint32_t count = a.count;
   if (!buffer_arg(env, argv[4], &dest, &dest_len)) return fail(env, "dest must be a Buffer");
-  uint32_t count = (uint32_t)(items_len / 5);
-  if (!typed_arg(env, argv[5], napi_int32_array, &status, &status_len) || status_len != count) return fail(env, "status must be an Int32Array of one slot per entry");
-  const double *t = items;
   for (uint32_t i = 0; i < count; i++) {
     const double *it = t + (size_t)i * 5;
     if (!(it[0] >= 0 && it[0] < it[1] && it[1] <= len && it[2] >= 0 && it[2] <= it[3] && it[4] >= 0 && it[4] + (it[3] - it[2]) <= (double)dest_len))
@@ -523,11 +532,11 @@ static napi_value js_read_into(napi_env env, napi_callback_info info) {
   }
   into_t *o = calloc(1, sizeof *o);
   if (!o) return fail(env, "out of memory");
-  o->span = span;
-  o->items = items;
+  o->span = a.span;
+  o->items = t;
   o->dest = dest;
   o->dest_len = dest_len;
-  o->status = status;
+  o->status = a.status;
   o->count = count;
   o->w.release = free;
   return queue_work(env, &o->w, argv + 3, 3, "modfs:read-into", into_execute);
