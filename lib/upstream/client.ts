@@ -2,7 +2,7 @@
 import { createWriteStream, promises as fsp } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { pipeline } from 'node:stream/promises';
-import { Transform, Writable } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 import { once } from 'node:events';
 import got, { type RequestError } from 'got';
 import {
@@ -16,6 +16,7 @@ import {
   type ProxyEntry,
 } from '../gomod/index.js';
 import { redactUrl, UpstreamError } from './errors.js';
+import { smallGet, TooLargeError, type SmallResponse } from './small-get.js';
 
 export interface ProxyClientOptions {
   /** a GOPROXY list: URLs (http, https, file), 'off', 'direct', separated by ',' or '|' */
@@ -203,16 +204,15 @@ export class ProxyClient {
         throw new UpstreamError('network', target.module, target.version, url, e.message);
       });
     }
-    const chunks: Buffer[] = [];
-    const sink = () =>
-      new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          chunks.push(chunk);
-          cb();
-        },
-      });
-    await this.stream(target, url, sink, this.maxMetadataBytes, { request: this.timeoutMs });
-    return Buffer.concat(chunks);
+    let r: SmallResponse;
+    try {
+      r = await smallGet(url, { timeoutMs: this.timeoutMs, max: this.maxMetadataBytes, userAgent: USER_AGENT });
+    } catch (e) {
+      throw e instanceof TooLargeError ? this.tooLarge(target, url, this.maxMetadataBytes) : this.classify(target, url, e);
+    }
+    this.log(`upstream: GET ${redactUrl(url)} ${r.status} (${r.headersMs} ms to headers)`);
+    if (r.status !== 200) throw this.statusError(target, url, r.status, r.statusText);
+    return r.body;
   }
 
   private async download(target: Target, url: string, dest: string): Promise<number> {

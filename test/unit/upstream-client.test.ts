@@ -248,3 +248,34 @@ test('TLS certificates are verified: a self-signed upstream is refused', async (
     await fsp.rm(dir, { recursive: true, force: true });
   }
 });
+
+test('metadata redirects are followed; credentials go along within the origin and never beyond it', async () => {
+  const secured = await startProxyServer({ root: path.join(root, 'a'), auth: { username: 'alice', password: 's3cret' } });
+  const http = await import('node:http');
+  const seen: Array<string | undefined> = [];
+  let target = a.url;
+  // /same/<path> hops within this origin; anything else goes on to `target`.
+  const hop = http.createServer((req, res) => {
+    seen.push(req.headers.authorization);
+    const url = req.url ?? '/';
+    res.writeHead(302, { location: url.startsWith('/same/') ? url.slice('/same'.length) : target + url }).end();
+  });
+  await new Promise<void>((r) => hop.listen(0, '127.0.0.1', r));
+  const hopUrl = `http://127.0.0.1:${(hop.address() as { port: number }).port}`;
+  try {
+    assert.equal((await client(`${hopUrl}/same`).mod(M, V)).data.toString(), `module ${M}\n`);
+    assert.deepEqual(seen, [undefined, undefined]);
+
+    seen.length = 0;
+    target = secured.url;
+    const basic = 'Basic ' + Buffer.from('alice:s3cret').toString('base64');
+    await rejectsWith(client(`${hopUrl.replace('http://', 'http://alice:s3cret@')}/same`, { retries: 0 }).mod(M, V), (e) => {
+      assert.equal(e.status, 401, 'the other origin got no credentials');
+      assert.doesNotMatch(e.message, /alice|s3cret/);
+    });
+    assert.deepEqual(seen, [basic, basic], 'both hops within the origin carried them');
+  } finally {
+    hop.close();
+    await secured.close();
+  }
+});
