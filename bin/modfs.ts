@@ -43,6 +43,7 @@ async function mountCommand(argv: {
   rawCacheMb: number;
   manifestCacheMb: number;
   prefetchKb: number;
+  modReadAhead: number;
 }): Promise<void> {
   const log = createLogger(argv.logLevel);
   // A signal that arrives while mounting is kept and acted on once the mount exists; after
@@ -67,7 +68,13 @@ async function mountCommand(argv: {
   const upstream = upstreamList
     ? new ProxyClient({ proxy: upstreamList, timeoutMs: argv.timeout * 1000, log: (l) => log.debug(l) })
     : null;
-  const fetcher = new Fetcher({ store, upstream, negativeTtlMs: argv.negativeTtl * 1000, log: (l) => log.warn(l) });
+  const fetcher = new Fetcher({
+    store,
+    upstream,
+    negativeTtlMs: argv.negativeTtl * 1000,
+    modReadAhead: Math.floor(argv.modReadAhead),
+    log: (l) => log.warn(l),
+  });
   const ops = new Operations(store, fetcher, { log: (l) => log.error(l) });
   const mounted = await mountOperations(argv.mountpoint, ops, {
     allowOther: argv.allowOther,
@@ -125,11 +132,12 @@ await yargs(hideBin(process.argv))
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
         .option('raw-cache-mb', { type: 'number', default: 256, describe: 'MiB of large files kept unpacked on disk in the store (read by range instead of inflated again)' })
         .option('prefetch-kb', { type: 'number', default: 256, describe: "files up to this size in a directory listed inside a module version go into the kernel's page cache right away (0: off)" })
+        .option('mod-read-ahead', { type: 'number', default: 4, describe: 'go.mod downloads at once ahead of the go command: those required by the go.mod files it reads, as it loads a module graph (0: off)' })
         // yargs turns a non-numeric value into NaN without complaint; NaN would silently
         // disable the upstream timeout or crash the caches with a stack trace.
         .check((a) => {
           const positive = ['timeout', 'blob-cache-mb', 'manifest-cache-mb', 'raw-cache-mb'];
-          for (const name of [...positive, 'negative-ttl', 'prefetch-kb']) {
+          for (const name of [...positive, 'negative-ttl', 'prefetch-kb', 'mod-read-ahead']) {
             const v = a[name] as number;
             if (!Number.isFinite(v) || v < 0 || (v === 0 && positive.includes(name))) {
               return `--${name} must be a ${positive.includes(name) ? 'positive' : 'non-negative'} number`;

@@ -3,6 +3,7 @@
 // hammer the upstream.
 import { promises as fsp } from 'node:fs';
 import { LRUCache } from 'lru-cache';
+import { prunesGraph, requirements } from '../gomod/gomodfile.js';
 import type { Store, StoredVersion } from '../store/store.js';
 import type { Fetched, ProxyClient } from '../upstream/client.js';
 import { UpstreamError } from '../upstream/errors.js';
@@ -31,6 +32,8 @@ export interface FetcherOptions {
   /** ingests at once (default 1): each holds its zip and the version's new objects in memory, and
    * runs mostly on the event loop, so a second one would add memory, not speed */
   maxIngests?: number;
+  /** .mod downloads at once for the requirements of a go.mod read through the mount (default 4; 0: none) */
+  modReadAhead?: number;
   log?: (line: string) => void;
 }
 
@@ -43,19 +46,34 @@ export interface FetchStats {
 
 type Kind = 'zip' | 'mod' | 'info';
 
+/** A fetch in flight; `ahead` while only read-ahead wants it, whose failures are nobody's to hear. */
+interface Flight {
+  promise: Promise<unknown>;
+  ahead: boolean;
+}
+
+// Requirements waiting to be read ahead; more are not queued (a hint, not a duty).
+const AHEAD_QUEUE_MAX = 256;
+
 export class Fetcher {
   readonly stats: FetchStats = { zipFetches: 0, modFetches: 0, infoFetches: 0, failures: 0 };
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  private readonly inflight = new Map<string, Flight>();
   private readonly failed: LRUCache<string, FetchError>;
   private readonly log: (line: string) => void;
   private readonly downloads: Semaphore;
   private readonly ingests: Semaphore;
   /** .info downloads started beside their .mod, waiting for info() to take them (bounded) */
   private readonly earlyInfo = new LRUCache<string, Promise<Fetched>>({ max: 1000, ttl: 60_000 });
+  private readonly ahead: Semaphore | null;
+  /** versions whose requirements were read ahead already */
+  private readonly expanded = new LRUCache<string, true>({ max: 10_000 });
+  private aheadQueued = 0;
 
   constructor(private readonly opts: FetcherOptions) {
     this.downloads = new Semaphore(opts.maxZipDownloads ?? 4);
     this.ingests = new Semaphore(opts.maxIngests ?? 1);
+    const ahead = opts.modReadAhead ?? 4;
+    this.ahead = ahead > 0 ? new Semaphore(ahead) : null;
     this.failed = new LRUCache<string, FetchError>({ max: 10000, ttl: Math.max(1, opts.negativeTtlMs ?? 5000) });
     this.log = opts.log ?? ((l) => process.stderr.write(l + '\n'));
   }
@@ -68,7 +86,7 @@ export class Fetcher {
   async version(module: string, version: string): Promise<StoredVersion> {
     const stored = await this.opts.store.getVersion(module, version);
     if (stored) return stored;
-    return this.once('zip', module, version, async (up) => {
+    return this.once('zip', module, version, false, async (up) => {
       const again = await this.opts.store.getVersion(module, version);
       if (again) return again;
       this.stats.zipFetches++;
@@ -94,10 +112,46 @@ export class Fetcher {
   }
 
   /** The .mod bytes; never downloads the zip. */
-  async mod(module: string, version: string): Promise<Buffer> {
+  mod(module: string, version: string): Promise<Buffer> {
+    return this.modFor(module, version, false);
+  }
+
+  /**
+   * Downloads in the background the go.mod files the go command will read after this one
+   * (module@version's, just read through the mount). It loads a module graph a few go.mod
+   * files at a time, each only once the one naming it arrived; read ahead, they are stored
+   * by the time it asks.
+   *
+   * It follows the go command's pruning: the requirements of a go.mod below `go 1.17` are
+   * loaded, and so is everything below them; those of a newer go.mod only when it was
+   * reached through an older one. So a go.mod read that prunes starts nothing; its
+   * requirements are read ahead if the go command reads them (then it goes on from each).
+   * Failures here are neither logged nor remembered: a read of that version reports its own.
+   */
+  requirementsAhead(module: string, version: string, mod: Buffer): void {
+    if (!prunesGraph(mod)) this.readAheadBelow(module, version, mod);
+  }
+
+  private readAheadBelow(module: string, version: string, mod: Buffer): void {
+    if (!this.ahead || this.offline) return;
+    const key = Fetcher.key(module, version);
+    if (this.expanded.has(key)) return;
+    this.expanded.set(key, true);
+    for (const r of requirements(mod)) {
+      if (this.aheadQueued >= AHEAD_QUEUE_MAX) break;
+      this.aheadQueued++;
+      this.ahead
+        .run(() => this.modFor(r.path, r.version, true))
+        .then((data) => this.readAheadBelow(r.path, r.version, data))
+        .catch(() => undefined)
+        .finally(() => this.aheadQueued--);
+    }
+  }
+
+  private async modFor(module: string, version: string, ahead: boolean): Promise<Buffer> {
     const stored = await this.opts.store.getMod(module, version);
     if (stored) return stored;
-    return this.once('mod', module, version, async (up) => {
+    return this.once('mod', module, version, ahead, async (up) => {
       const again = await this.opts.store.getMod(module, version);
       if (again) return again;
       this.stats.modFetches++;
@@ -129,7 +183,7 @@ export class Fetcher {
   async info(module: string, version: string): Promise<Buffer> {
     const stored = await this.opts.store.getInfo(module, version);
     if (stored) return stored;
-    return this.once('info', module, version, async (up) => {
+    return this.once('info', module, version, false, async (up) => {
       const again = await this.opts.store.getInfo(module, version);
       if (again) return again;
       this.stats.infoFetches++;
@@ -154,26 +208,34 @@ export class Fetcher {
     return `${module}@${version}`;
   }
 
-  private once<T>(kind: Kind, module: string, version: string, work: (up: ProxyClient) => Promise<T>): Promise<T> {
+  private once<T>(kind: Kind, module: string, version: string, ahead: boolean, work: (up: ProxyClient) => Promise<T>): Promise<T> {
     const key = `${kind} ${module}@${version}`;
     const remembered = this.failed.get(key);
     if (remembered) return Promise.reject(remembered);
     const running = this.inflight.get(key);
-    if (running) return running as Promise<T>;
+    if (running) {
+      // Wanted by a reader now: its failure is reported and remembered as any other.
+      if (!ahead) running.ahead = false;
+      return running.promise as Promise<T>;
+    }
     const up = this.opts.upstream;
     if (!up) {
       return Promise.reject(new FetchError('ENOENT', `${module}@${version}: not in the store (offline)`));
     }
+    const flight: Flight = { promise: Promise.resolve(), ahead };
     const p = work(up)
       .catch((err: unknown) => {
         const fe = toFetchError(err, module, version);
-        this.stats.failures++;
-        this.failed.set(key, fe);
-        this.log(`modfs: fetch ${kind} failed: ${fe.message}`);
+        if (!flight.ahead) {
+          this.stats.failures++;
+          this.failed.set(key, fe);
+          this.log(`modfs: fetch ${kind} failed: ${fe.message}`);
+        }
         throw fe;
       })
       .finally(() => this.inflight.delete(key));
-    this.inflight.set(key, p);
+    flight.promise = p;
+    this.inflight.set(key, flight);
     return p;
   }
 }

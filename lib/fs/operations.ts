@@ -206,8 +206,11 @@ export class Operations {
   /** Bytes of .mod/.info/.ziphash; null for .zip, which is served by ranges. */
   private async versionFileBytes(module: string, version: string, ext: string): Promise<Buffer | null> {
     switch (ext) {
-      case 'mod':
-        return this.fetcher.mod(module, version);
+      case 'mod': {
+        const data = await this.fetcher.mod(module, version);
+        this.fetcher.requirementsAhead(module, version, data);
+        return data;
+      }
       case 'info':
         return this.fetcher.info(module, version);
       case 'ziphash':

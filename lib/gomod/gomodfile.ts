@@ -1,5 +1,7 @@
-// Which module a go.mod declares, read the way modfile.ModulePath reads it (line by line,
-// without the full parser), so it works on go.mod files that newer Go versions wrote.
+// Which module a go.mod declares and which versions it requires, read line by line without
+// the full parser (as modfile.ModulePath does), so it works on go.mod files that newer Go
+// versions wrote.
+import { checkModuleVersion } from './modpath.js';
 
 // unicode.IsSpace, which bytes.TrimSpace uses (JS trim() would also strip U+FEFF).
 const GO_SPACE = '\t\n\v\f\r \u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000';
@@ -82,4 +84,73 @@ export function moduleLine(content: Buffer | string): string | null {
     return line;
   }
   return null;
+}
+
+/**
+ * Whether the go command prunes the module graph at this go.mod: from `go 1.17` on, the
+ * requirements of a dependency reached only through such modules are not loaded. Without a
+ * readable `go` line a go.mod is unpruned, as the go command takes it.
+ */
+export function prunesGraph(content: Buffer | string): boolean {
+  const text = typeof content === 'string' ? content : content.toString('utf8');
+  for (const raw of text.split('\n')) {
+    const cut = raw.indexOf('//');
+    const words = (cut >= 0 ? raw.slice(0, cut) : raw).split(/\s+/).filter(Boolean);
+    if (words.length !== 2 || words[0] !== 'go') continue;
+    const m = /^(\d+)\.(\d+)/.exec(words[1]);
+    if (!m) return false;
+    return Number(m[1]) > 1 || (Number(m[1]) === 1 && Number(m[2]) >= 17);
+  }
+  return false;
+}
+
+export interface Requirement {
+  path: string;
+  version: string;
+}
+
+/**
+ * The module versions a go.mod requires, from `require` lines and blocks, in file order and
+ * without repeats. A hint for fetching ahead, not a parser the go command would agree with
+ * on every input: lines it cannot read as a valid path and canonical version are skipped,
+ * and `replace` and `exclude` (which the go command ignores outside the main module) too.
+ */
+export function requirements(content: Buffer | string, max = 1000): Requirement[] {
+  const text = typeof content === 'string' ? content : content.toString('utf8');
+  const out: Requirement[] = [];
+  const seen = new Set<string>();
+  let block: string | null = null;
+  for (const raw of text.split('\n')) {
+    const cut = raw.indexOf('//');
+    // The go.mod lexer makes each parenthesis a token of its own: "require(" opens a block too.
+    const words = (cut >= 0 ? raw.slice(0, cut) : raw).replace(/[()]/g, ' $& ').split(/\s+/).filter(Boolean);
+    if (words.length === 0) continue;
+    let entry: string[];
+    if (block !== null) {
+      if (words[0] === ')') {
+        block = null;
+        continue;
+      }
+      if (block !== 'require') continue;
+      entry = words;
+    } else if (words.length === 2 && words[1] === '(') {
+      block = words[0];
+      continue;
+    } else if (words[0] === 'require') {
+      entry = words.slice(1);
+    } else continue;
+    if (entry.length !== 2) continue;
+    const path = entry[0][0] === '"' || entry[0][0] === '`' ? goUnquote(entry[0]) : entry[0];
+    const version = entry[1];
+    if (path === null || seen.has(path + '@' + version)) continue;
+    try {
+      checkModuleVersion(path, version);
+    } catch {
+      continue;
+    }
+    seen.add(path + '@' + version);
+    out.push({ path, version });
+    if (out.length >= max) break;
+  }
+  return out;
 }

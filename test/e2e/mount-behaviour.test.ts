@@ -304,3 +304,39 @@ test('names that cannot exist (go.mod below a version root, download locks) are 
     assert.equal(absent(m), 2, m.stderr());
   });
 });
+
+test('a go.mod below go 1.17 read through the mount has the go.mod files it requires fetched ahead (unless --mod-read-ahead 0)', async () => {
+  const tree = path.join(work, 'graph');
+  const write = async (module: string, body: string) => {
+    const at = path.join(tree, module, '@v');
+    await fsp.mkdir(at, { recursive: true });
+    await fsp.writeFile(path.join(at, 'v1.0.0.mod'), body);
+    await fsp.writeFile(path.join(at, 'v1.0.0.info'), '{"Version":"v1.0.0","Time":"2024-01-02T03:04:05Z"}');
+  };
+  await write('example.com/old', 'module example.com/old\n\ngo 1.16\n\nrequire example.com/dep v1.0.0\n');
+  await write('example.com/dep', 'module example.com/dep\n\ngo 1.19\n');
+  const graphUp = await startProxyServer({ root: tree });
+  const depMod = () => graphUp.requests.filter((r) => r.path === '/example.com/dep/@v/v1.0.0.mod').length;
+  const mnt8 = path.join(work, 'mnt8');
+  await fsp.mkdir(mnt8);
+  try {
+    for (const ahead of ['0', '4']) {
+      await withModfs(mnt8, ['--store', path.join(work, `store8-${ahead}`), '--upstream', graphUp.url, '--mod-read-ahead', ahead], async () => {
+        const before = depMod();
+        assert.match(await catFile(path.join(mnt8, 'cache/download/example.com/old/@v/v1.0.0.mod')), /require example.com\/dep/);
+        if (ahead === '0') {
+          await new Promise((r) => setTimeout(r, 300));
+          assert.equal(depMod(), before, 'nothing fetched ahead');
+          return;
+        }
+        for (let i = 0; i < 250 && depMod() === before; i++) await new Promise((r) => setTimeout(r, 20));
+        assert.equal(depMod(), before + 1, 'fetched ahead, once');
+        // ... and stored: reading it asks the upstream for nothing more.
+        assert.equal(await catFile(path.join(mnt8, 'cache/download/example.com/dep/@v/v1.0.0.mod')), 'module example.com/dep\n\ngo 1.19\n');
+        assert.equal(depMod(), before + 1);
+      });
+    }
+  } finally {
+    await graphUp.close();
+  }
+});

@@ -3,7 +3,7 @@
 // json.Marshal, and the go command wrote the first one itself for a module it downloaded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalInfo, formatGoTime, goJSONString, goUnquote, moduleLine, parseInfo, GoModError } from '../../lib/gomod/index.js';
+import { canonicalInfo, formatGoTime, goJSONString, goUnquote, moduleLine, parseInfo, prunesGraph, requirements, GoModError } from '../../lib/gomod/index.js';
 
 const info = (v: string, t: Date | string): string => canonicalInfo(v, t).toString('utf8');
 
@@ -85,6 +85,57 @@ test('moduleLine reads the module directive like modfile.ModulePath', () => {
     assert.equal(moduleLine(text), want, JSON.stringify(text));
     assert.equal(moduleLine(Buffer.from(text)), want, JSON.stringify(text));
   }
+});
+
+test('requirements: require lines and blocks, nothing from other blocks, invalid entries skipped', () => {
+  const text = [
+    'module example.com/main',
+    'go 1.16',
+    'require example.com/one v1.0.0 // indirect',
+    'require(',
+    '\texample.com/two v2.0.0+incompatible',
+    '\t"example.com/quoted" v0.1.0',
+    '\texample.com/three/v3 v3.1.0-pre.0.20210101000000-abcdefabcdef',
+    '\texample.com/bad v1.2 // not canonical',
+    '\texample.com/wrongmajor/v2 v1.0.0',
+    '\tnot a requirement',
+    '\texample.com/one v1.0.0',
+    ')',
+    'exclude (',
+    '\texample.com/excluded v1.0.0',
+    ')',
+    'replace example.com/one v1.0.0 => example.com/other v1.0.0',
+    'replace (',
+    '\texample.com/x v1.0.0 => ../x',
+    ')',
+    'retract (',
+    '\tv1.0.0',
+    ')',
+    'require example.com/after v0.0.1',
+  ].join('\n');
+  assert.deepEqual(requirements(text), [
+    { path: 'example.com/one', version: 'v1.0.0' },
+    { path: 'example.com/two', version: 'v2.0.0+incompatible' },
+    { path: 'example.com/quoted', version: 'v0.1.0' },
+    { path: 'example.com/three/v3', version: 'v3.1.0-pre.0.20210101000000-abcdefabcdef' },
+    { path: 'example.com/after', version: 'v0.0.1' },
+  ]);
+  assert.deepEqual(requirements(Buffer.from('module m\n')), []);
+  assert.equal(requirements(Array.from({ length: 50 }, (_, i) => `require example.com/m${i} v1.0.0`).join('\n'), 10).length, 10);
+});
+
+test('prunesGraph: go 1.17 and later prune, older or missing go lines do not', () => {
+  const table: Array<[string, boolean]> = [
+    ['module m\ngo 1.17\n', true],
+    ['module m\ngo 1.21.0 // comment\n', true],
+    ['module m\ngo 1.22rc1\n', true],
+    ['module m\ngo 1.16\n', false],
+    ['module m\ngo 1.9\n', false],
+    ['module m\n', false],
+    ['module m\n// go 1.20\n', false],
+    ['module m\ngo junk\n', false],
+  ];
+  for (const [text, want] of table) assert.equal(prunesGraph(text), want, JSON.stringify(text));
 });
 
 test('goUnquote is strconv.Unquote for "…" and `…`', () => {
