@@ -13,6 +13,8 @@ import { escapePath, escapeVersion } from '../lib/gomod/escape.js';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.MODFS_BENCH_RUNS ?? 5);
+const LATE_RUNS = Math.min(RUNS, 3);
+const LATE_MS = 20;
 const LARGEST = 'github.com/snapcore/snapd';
 
 interface Row {
@@ -159,34 +161,47 @@ async function main(): Promise<void> {
 
     // Cold start: empty store vs empty GOMODCACHE, then download + build with an empty GOCACHE.
     commands.push('cold: go mod download && go build -o /dev/null . (empty store / empty GOMODCACHE, empty GOCACHE)');
-    const cold = { modfs: [] as number[], native: [] as number[] };
-    const coldDl = { modfs: [] as number[], native: [] as number[] };
-    for (let i = 0; i < RUNS; i++) {
-      const store = path.join(work, `store-cold-${i}`);
-      await mount(store, `cold start ${i + 1}`);
-      const envM = goEnvFor(work, mnt, 'off', path.join(work, `gc-m-${i}`));
-      const dlM = await timed(() => go(['mod', 'download'], prog, envM));
-      const buildM = await timed(() => go(['build', '-o', '/dev/null', '.'], prog, envM));
-      coldDl.modfs.push(dlM);
-      cold.modfs.push(dlM + buildM);
-      await unmount();
-      const nat = path.join(work, `native-cold-${i}`);
-      const envN = goEnvFor(work, nat, up.url, path.join(work, `gc-n-${i}`));
-      const dlN = await timed(() => go(['mod', 'download'], prog, envN));
-      const buildN = await timed(() => go(['build', '-o', '/dev/null', '.'], prog, envN));
-      coldDl.native.push(dlN);
-      cold.native.push(dlN + buildN);
-      if (i < RUNS - 1) {
-        await run('chmod', ['-R', 'u+w', nat]);
-        await fsp.rm(nat, { recursive: true, force: true });
-        await fsp.rm(store, { recursive: true, force: true });
-      } else {
-        await fsp.rename(nat, native);
-        await fsp.rename(store, path.join(work, 'store'));
+    const coldRuns = async (label: string, runs: number, keepLast: boolean) => {
+      const total = { modfs: [] as number[], native: [] as number[] };
+      const dl = { modfs: [] as number[], native: [] as number[] };
+      for (let i = 0; i < runs; i++) {
+        const store = path.join(work, `store-${label}-${i}`);
+        await mount(store, `${label} ${i + 1}`);
+        const envM = goEnvFor(work, mnt, 'off', path.join(work, `gc-m-${label}-${i}`));
+        const dlM = await timed(() => go(['mod', 'download'], prog, envM));
+        const buildM = await timed(() => go(['build', '-o', '/dev/null', '.'], prog, envM));
+        dl.modfs.push(dlM);
+        total.modfs.push(dlM + buildM);
+        await unmount();
+        const nat = path.join(work, `native-${label}-${i}`);
+        const envN = goEnvFor(work, nat, up.url, path.join(work, `gc-n-${label}-${i}`));
+        const dlN = await timed(() => go(['mod', 'download'], prog, envN));
+        const buildN = await timed(() => go(['build', '-o', '/dev/null', '.'], prog, envN));
+        dl.native.push(dlN);
+        total.native.push(dlN + buildN);
+        if (keepLast && i === runs - 1) {
+          await fsp.rename(nat, native);
+          await fsp.rename(store, path.join(work, 'store'));
+        } else {
+          await run('chmod', ['-R', 'u+w', nat]);
+          await fsp.rm(nat, { recursive: true, force: true });
+          await fsp.rm(store, { recursive: true, force: true });
+        }
       }
-    }
+      return { total, dl };
+    };
+    const { total: cold, dl: coldDl } = await coldRuns('cold', RUNS, true);
     add('cold start (download + build)', 's', median(cold.modfs), median(cold.native), '≤ 1.0', false, 1.0, cold);
     add('  of which go mod download', 's', median(coldDl.modfs), median(coldDl.native), '', false, undefined, coldDl);
+
+    // The same with every upstream answer finished 20 ms late, as from a proxy across a network.
+    // No target: it shows what fetching ahead and in parallel are worth where requests wait.
+    commands.push(`cold, upstream ${LATE_MS} ms away: the cold start with each upstream answer's second half held back ${LATE_MS} ms; ${LATE_RUNS} runs`);
+    up.setFault(() => true, { stallMs: LATE_MS });
+    const late = await coldRuns('late', LATE_RUNS, false);
+    up.clearFaults();
+    add(`cold start, upstream ${LATE_MS} ms away`, 's', median(late.total.modfs), median(late.total.native), '', false, undefined, late.total);
+    add(`  of which go mod download, ${LATE_MS} ms away`, 's', median(late.dl.modfs), median(late.dl.native), '', false, undefined, late.dl);
 
     // Everything in the corpus, on both sides, for metadata, throughput and size.
     const mods = await moduleVersionsIn(corpus);
