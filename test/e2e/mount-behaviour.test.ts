@@ -317,13 +317,13 @@ test('a go.mod below go 1.17 read through the mount has the go.mod files it requ
   await write('example.com/dep', 'module example.com/dep\n\ngo 1.19\n');
   const graphUp = await startProxyServer({ root: tree });
   const depMod = () => graphUp.requests.filter((r) => r.path === '/example.com/dep/@v/v1.0.0.mod').length;
-  const mnt8 = path.join(work, 'mnt8');
-  await fsp.mkdir(mnt8);
+  const mnt9 = path.join(work, 'mnt9');
   try {
+    await fsp.mkdir(mnt9);
     for (const ahead of ['0', '4']) {
-      await withModfs(mnt8, ['--store', path.join(work, `store8-${ahead}`), '--upstream', graphUp.url, '--mod-read-ahead', ahead], async () => {
+      await withModfs(mnt9, ['--store', path.join(work, `store9-${ahead}`), '--upstream', graphUp.url, '--mod-read-ahead', ahead], async () => {
         const before = depMod();
-        assert.match(await catFile(path.join(mnt8, 'cache/download/example.com/old/@v/v1.0.0.mod')), /require example.com\/dep/);
+        assert.match(await catFile(path.join(mnt9, 'cache/download/example.com/old/@v/v1.0.0.mod')), /require example.com\/dep/);
         if (ahead === '0') {
           await new Promise((r) => setTimeout(r, 300));
           assert.equal(depMod(), before, 'nothing fetched ahead');
@@ -332,7 +332,7 @@ test('a go.mod below go 1.17 read through the mount has the go.mod files it requ
         for (let i = 0; i < 250 && depMod() === before; i++) await new Promise((r) => setTimeout(r, 20));
         assert.equal(depMod(), before + 1, 'fetched ahead, once');
         // ... and stored: reading it asks the upstream for nothing more.
-        assert.equal(await catFile(path.join(mnt8, 'cache/download/example.com/dep/@v/v1.0.0.mod')), 'module example.com/dep\n\ngo 1.19\n');
+        assert.equal(await catFile(path.join(mnt9, 'cache/download/example.com/dep/@v/v1.0.0.mod')), 'module example.com/dep\n\ngo 1.19\n');
         assert.equal(depMod(), before + 1);
       });
     }
