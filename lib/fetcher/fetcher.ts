@@ -129,13 +129,15 @@ export class Fetcher {
    * Failures here are neither logged nor remembered: a read of that version reports its own.
    */
   requirementsAhead(module: string, version: string, mod: Buffer): void {
-    if (!prunesGraph(mod)) this.readAheadBelow(module, version, mod);
+    // Every .mod the mount serves comes here: nothing is parsed when there is nothing to do.
+    if (this.ahead && !this.offline && !this.expanded.has(Fetcher.key(module, version)) && !prunesGraph(mod)) {
+      this.readAheadBelow(module, version, mod);
+    }
   }
 
   private readAheadBelow(module: string, version: string, mod: Buffer): void {
-    if (!this.ahead || this.offline) return;
     const key = Fetcher.key(module, version);
-    if (this.expanded.has(key)) return;
+    if (!this.ahead || this.expanded.has(key)) return;
     this.expanded.set(key, true);
     for (const r of requirements(mod)) {
       if (this.aheadQueued >= AHEAD_QUEUE_MAX) break;

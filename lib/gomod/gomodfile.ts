@@ -62,6 +62,15 @@ export function goUnquote(s: string): string | null {
   return Buffer.from(bytes).toString('utf8');
 }
 
+/** Each line of a go.mod without its "//" comment. */
+function codeLines(content: Buffer | string): string[] {
+  const text = typeof content === 'string' ? content : content.toString('utf8');
+  return text.split('\n').map((raw) => {
+    const cut = raw.indexOf('//');
+    return cut >= 0 ? raw.slice(0, cut) : raw;
+  });
+}
+
 /**
  * The module path from the first `module` directive: comments after "//" ignored, quoted
  * ("…" or `…`) paths unquoted, null when there is none or it is malformed. A "module (" block
@@ -69,10 +78,8 @@ export function goUnquote(s: string): string | null {
  * following here.
  */
 export function moduleLine(content: Buffer | string): string | null {
-  const text = typeof content === 'string' ? content : content.toString('utf8');
-  for (const raw of text.split('\n')) {
-    const cut = raw.indexOf('//');
-    let line = trimSpace(cut >= 0 ? raw.slice(0, cut) : raw);
+  for (const code of codeLines(content)) {
+    let line = trimSpace(code);
     if (!line.startsWith('module')) continue;
     line = line.slice('module'.length);
     const n = line.length;
@@ -92,10 +99,8 @@ export function moduleLine(content: Buffer | string): string | null {
  * readable `go` line a go.mod is unpruned, as the go command takes it.
  */
 export function prunesGraph(content: Buffer | string): boolean {
-  const text = typeof content === 'string' ? content : content.toString('utf8');
-  for (const raw of text.split('\n')) {
-    const cut = raw.indexOf('//');
-    const words = (cut >= 0 ? raw.slice(0, cut) : raw).split(/\s+/).filter(Boolean);
+  for (const code of codeLines(content)) {
+    const words = code.split(/\s+/).filter(Boolean);
     if (words.length !== 2 || words[0] !== 'go') continue;
     const m = /^(\d+)\.(\d+)/.exec(words[1]);
     if (!m) return false;
@@ -116,14 +121,12 @@ export interface Requirement {
  * and `replace` and `exclude` (which the go command ignores outside the main module) too.
  */
 export function requirements(content: Buffer | string, max = 1000): Requirement[] {
-  const text = typeof content === 'string' ? content : content.toString('utf8');
   const out: Requirement[] = [];
   const seen = new Set<string>();
   let block: string | null = null;
-  for (const raw of text.split('\n')) {
-    const cut = raw.indexOf('//');
+  for (const code of codeLines(content)) {
     // The go.mod lexer makes each parenthesis a token of its own: "require(" opens a block too.
-    const words = (cut >= 0 ? raw.slice(0, cut) : raw).replace(/[()]/g, ' $& ').split(/\s+/).filter(Boolean);
+    const words = code.replace(/[()]/g, ' $& ').split(/\s+/).filter(Boolean);
     if (words.length === 0) continue;
     let entry: string[];
     if (block !== null) {

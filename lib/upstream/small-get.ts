@@ -8,6 +8,7 @@
 // one deadline for the whole request, a cap on the body, and a short body is an error.
 import http from 'node:http';
 import https from 'node:https';
+import { redactUrl } from './errors.js';
 
 export interface SmallResponse {
   status: number;
@@ -55,10 +56,7 @@ export function smallGet(url: string, opts: SmallGetOptions): Promise<SmallRespo
       if (auth && target.origin === first.origin) headers.authorization = auth;
       const get = target.protocol === 'https:' ? https.get : target.protocol === 'http:' ? http.get : null;
       if (!get) return done(new Error(`redirected to an unsupported URL scheme (${target.protocol})`));
-      const plain = new URL(target.href);
-      plain.username = '';
-      plain.password = '';
-      const req = get(plain, { headers }, (res) => {
+      const req = get(redactUrl(target.href), { headers }, (res) => {
         const status = res.statusCode ?? 0;
         if (REDIRECT.has(status) && res.headers.location) {
           res.resume();
