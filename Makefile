@@ -32,13 +32,14 @@ NODE_INCLUDE = $(shell node -p "require('path').resolve(process.execPath, '../..
 build: $(NATIVE) $(INFLATE)
 	npx tsc -p tsconfig.json
 
-# The FUSE binding is plain C against N-API (headers from node-api-headers), libfuse 3 and
-# libdeflate (files pushed into the page cache are inflated there): one compiler call, no
-# node-gyp and no header download.
+# The FUSE binding is plain C against N-API (headers from node-api-headers), libfuse 3,
+# libdeflate (files pushed into the page cache are inflated there) and node's zlib (for the
+# heads of files pushed in part): one compiler call, no node-gyp and no header download.
 $(NATIVE): lib/fs/native/fuse_lowlevel.c lib/store/native/pack_read.h
+	@test -f $(NODE_INCLUDE)/zlib.h || { echo "node's zlib.h not found in $(NODE_INCLUDE)"; exit 1; }
 	mkdir -p $(dir $@)
 	gcc -O2 -Wall -Wextra -Wno-unused-parameter -shared -fPIC -pthread \
-	  -DNODE_GYP_MODULE_NAME=modfs_fuse -DNAPI_VERSION=8 -I node_modules/node-api-headers/include \
+	  -DNODE_GYP_MODULE_NAME=modfs_fuse -DNAPI_VERSION=8 -I node_modules/node-api-headers/include -I $(NODE_INCLUDE) \
 	  $$(pkg-config --cflags fuse3) $< $$(pkg-config --libs fuse3) -ldeflate -o $@
 
 $(INFLATE): lib/store/native/inflate_work.c lib/store/native/pack_read.h

@@ -95,7 +95,7 @@ async function mountCommand(argv: {
       const mib = (n: number) => (n / 2 ** 20).toFixed(0);
       log.info(`memory: rss ${mib(mem.rss)} MiB, heap ${mib(mem.heapUsed)}/${mib(mem.heapTotal)} MiB, buffers ${mib(mem.arrayBuffers)} MiB`);
       const k = mounted.counts;
-      log.info(`unmounted; served ${k.lookup} lookup, ${k.getattr} getattr, ${k.readdir} readdir, ${k.readdirplus} readdirplus, ${k.read} read, ${k.forget} forget (+ answered in C: ${k.absent} lookups of names that cannot exist, ${k.readsFromPushes} reads racing their page-cache push, ${k.pagesListed} directory pages and ${k.lookupsListed} lookups from listings prepared ahead), ${k.prefetched} files prefetched, ${k.trims} memory trims; fetched ${f.zipFetches} zips, ${f.modFetches} .mod, ${f.infoFetches} .info, ${f.failures} failures`);
+      log.info(`unmounted; served ${k.lookup} lookup, ${k.getattr} getattr, ${k.readdir} readdir, ${k.readdirplus} readdirplus, ${k.read} read, ${k.forget} forget (+ answered in C: ${k.absent} lookups of names that cannot exist, ${k.readsFromPushes} reads racing their page-cache push, ${k.pagesListed} directory pages and ${k.lookupsListed} lookups from listings prepared ahead), ${k.prefetched} files prefetched (${k.heads} of them heads only), ${k.trims} memory trims; fetched ${f.zipFetches} zips, ${f.modFetches} .mod, ${f.infoFetches} .info, ${f.failures} failures`);
       process.exit(0);
     });
   };

@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { FsError, type Attr, type FileRef, type Operations } from './operations.js';
 import { ReadAhead } from './read-ahead.js';
+import { readAheadBytes } from '../gomod/index.js';
 import { LRUCache } from 'lru-cache';
 
 interface Binding {
@@ -20,7 +21,7 @@ interface Binding {
   replyBuf(s: Session, id: number, buf: Buffer, length: number): void;
   replyErr(s: Session, id: number, errno: number): void;
   notifyStore(s: Session, ino: number, offset: number, buf: Buffer, length: number, whole: boolean, dirIno: number): boolean;
-  /** (start, end, ino, dirIno) per file in items; result 1 taken, 0 refused, -1 not a good blob entry */
+  /** (start, end, ino, dirIno, bytes from the file's start to push) per file in items; result 1 taken, 0 refused, -1 not a good blob entry */
   pushFromPack(s: Session, fd: number, from: number, length: number, items: Float64Array, result: Int32Array): Promise<void>;
   setListing(s: Session, dirIno: number, buf: Buffer, starts: Uint32Array): boolean;
   /** followed by an OP.DROPPED of it */
@@ -141,6 +142,8 @@ interface PrefetchJob {
   file: FileRef;
   /** the directory of a prepared listing whose answer the push waits for (0: none) */
   dirIno: number;
+  /** bytes pushed from the file's start: all of it, or the head that go's module index reads */
+  bytes: number;
 }
 
 export class LowlevelMount {
@@ -181,6 +184,8 @@ export class LowlevelMount {
   private batches = 0;
   private batchesAtTrim = 0;
   private trims = 0;
+  /** prefetched files pushed in part: the heads of source files go will likely not build */
+  private headsTaken = 0;
   private readonly trimmer: NodeJS.Timeout | null;
   /** .zip files being read front to back, by path: a few at a time, each holding a few MiB */
   private readonly aheads = new LRUCache<string, ReadAhead>({ max: 4 });
@@ -221,11 +226,11 @@ export class LowlevelMount {
    * Kernel requests answered here, by kind; answered in C: lookups of names that cannot exist,
    * reads of files whose push into the page cache had not landed yet, and pages (readdir or
    * readdirplus) and lookups from prepared listings; files the kernel took into its page
-   * cache ahead of a read; memory trims started.
+   * cache ahead of a read, and the pushes that were only a file's head; memory trims started.
    */
-  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; pagesListed: number; lookupsListed: number; prefetched: number; trims: number } {
+  get counts(): LowlevelMount['requests'] & { absent: number; readsFromPushes: number; pagesListed: number; lookupsListed: number; prefetched: number; heads: number; trims: number } {
     const [prefetched, absent, readsFromPushes, pagesListed, lookupsListed] = this.b.counters(this.session);
-    return { ...this.requests, absent, readsFromPushes, pagesListed, lookupsListed, prefetched, trims: this.trims };
+    return { ...this.requests, absent, readsFromPushes, pagesListed, lookupsListed, prefetched, heads: this.headsTaken, trims: this.trims };
   }
 
   /** Detaches the mount; resolves when the kernel has let go, or after `graceMs` if files are still open. */
@@ -697,9 +702,11 @@ export class LowlevelMount {
     };
     nodes.forEach((node, k) => {
       const file = kids[k]?.file;
-      if (!node || !file || file.size === 0 || file.size > max || queue.length >= PREFETCH_QUEUE) return;
-      batch.push({ ino: node.ino, path: node.path, file, dirIno });
-      bytes += file.size;
+      if (!node || !file || queue.length >= PREFETCH_QUEUE) return;
+      const want = readAheadBytes(node.path.slice(node.path.lastIndexOf('/') + 1), file.size, max);
+      if (want === 0) return;
+      batch.push({ ino: node.ino, path: node.path, file, dirIno, bytes: want });
+      bytes += want;
       if (bytes >= PREFETCH_BATCH_BYTES) flush();
     });
     flush();
@@ -723,7 +730,7 @@ export class LowlevelMount {
     }
     const batch = top?.batches[0];
     if (!batch) return undefined;
-    const bytes = batch.reduce((n, j) => n + j.file.size, 0);
+    const bytes = batch.reduce((n, j) => n + j.bytes, 0);
     if (this.stagedBytes + bytes > STAGE_BUDGET) return undefined;
     top!.batches.shift();
     const entry = this.prepared.get(batch[0].dirIno);
@@ -774,24 +781,25 @@ export class LowlevelMount {
           // Rows written straight into the table: arrays per row cost more than the rest
           // of a batch's JavaScript while the code is still cold.
           const taking: number[] = [];
-          const items = new Float64Array(span.items.length * 4);
+          const items = new Float64Array(span.items.length * 5);
           for (const it of span.items) {
             const dir = this.pushTarget(jobs[it.i]);
             if (dir === null) {
               land(it.i, false);
               continue;
             }
-            const r = taking.length * 4;
+            const r = taking.length * 5;
             items[r] = it.offset - span.from;
             items[r + 1] = it.end - span.from;
             items[r + 2] = jobs[it.i].ino;
             items[r + 3] = dir;
+            items[r + 4] = jobs[it.i].bytes;
             taking.push(it.i);
           }
           if (!taking.length) return;
           const result = new Int32Array(taking.length).fill(-1);
           await this.b
-            .pushFromPack(this.session, fd, span.from, span.to - span.from, items.subarray(0, taking.length * 4), result)
+            .pushFromPack(this.session, fd, span.from, span.to - span.from, items.subarray(0, taking.length * 5), result)
             .catch(() => undefined);
           taking.forEach((i, k) => land(i, result[k] === 1));
         },
@@ -801,12 +809,12 @@ export class LowlevelMount {
     }
     const left = [...rest].filter((k) => !done.has(k));
     if (left.length === 0) return;
-    const bufs = await this.ops.readFiles(left.map((k) => jobs[k].file));
+    const bufs = await this.ops.readFiles(left.map((k) => ({ file: jobs[k].file, bytes: jobs[k].bytes })));
     bufs.forEach((b, n) => {
       // a file that fails now fails again, with its errno, when it is read
       const j = jobs[left[n]];
       const dir = this.pushTarget(j);
-      land(left[n], !!b && dir !== null && this.b.notifyStore(this.session, j.ino, 0, b, b.length, true, dir));
+      land(left[n], !!b && dir !== null && this.b.notifyStore(this.session, j.ino, 0, b, b.length, b.length === j.file.size, dir));
     });
   }
 
@@ -824,10 +832,11 @@ export class LowlevelMount {
 
   /** A prefetched file's push was taken or not: one staged for a listing no longer counts against the budget if not. */
   private landed(j: PrefetchJob, taken: boolean): void {
+    if (taken && j.bytes < j.file.size) this.headsTaken++;
     const prepared = j.dirIno && !this.listedDirs.has(j.dirIno) ? this.prepared.get(j.dirIno) : undefined;
     if (prepared && !prepared.dropping && !taken) {
-      prepared.staged -= j.file.size;
-      this.stagedBytes -= j.file.size;
+      prepared.staged -= j.bytes;
+      this.stagedBytes -= j.bytes;
     }
   }
 

@@ -177,15 +177,15 @@ export class Operations {
   }
 
   /**
-   * Whole contents of several stored files, read together (neighbouring files lie side by
+   * The first `bytes` of several stored files, read together (neighbouring files lie side by
    * side in the store); all null when the read fails (for prefetch: a read on demand then
    * reports why).
    */
-  async readFiles(files: FileRef[]): Promise<(Buffer | null)[]> {
+  async readFiles(files: { file: FileRef; bytes: number }[]): Promise<(Buffer | null)[]> {
     // Bound for the page cache: keeping them here too would only push out what reads need.
     return this.store
       .readFileSlices(
-        files.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size })),
+        files.map(({ file: f, bytes }) => ({ blob: f.blob, size: f.size, start: 0, end: Math.min(bytes, f.size) })),
         { cache: false },
       )
       .catch(() => files.map(() => null));

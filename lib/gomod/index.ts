@@ -7,3 +7,4 @@ export * from './ziprules.js';
 export * from './info.js';
 export * from './gomodfile.js';
 export * from './goproxy.js';
+export * from './source-reads.js';

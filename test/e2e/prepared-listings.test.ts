@@ -1,12 +1,14 @@
 // Listings prepared one level ahead and answered in C (lib/fs/native), with the pushes of
-// their files waiting for them: a whole real module walked through the kernel, twice, with
-// the kernel made to forget every inode in between, must show exactly the zip's tree and bytes.
+// their files waiting for them (whole, or only the heads of test files): a whole real module
+// walked through the kernel, twice, with the kernel made to forget every inode in between,
+// must show exactly the zip's tree and bytes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
+import { SOURCE_HEAD } from '../../lib/gomod/source-reads.js';
 import { versionsIn } from '../support/corpus.js';
 import { serveCorpus } from '../support/served-corpus.js';
 import { withModfs } from '../support/modfs-process.js';
@@ -67,5 +69,11 @@ test('a module walked through the mount, before and after the kernel forgets its
     const files = [...want].filter((w) => !w.endsWith('/')).length;
     const prefetched = Number(/(\d+) files prefetched/.exec(m.stderr())?.[1]);
     assert.ok(prefetched >= files / 2, `${prefetched} of ${files} files prefetched`);
+    // Of test files longer than a source head, only the head was pushed (inflated in part):
+    // the rest of each, compared above, came from reads.
+    const longTests = [...want].filter((w) => / /.test(w) && w.split(' ')[0].endsWith('_test.go') && Number(w.split(' ')[1]) > SOURCE_HEAD).length;
+    assert.ok(longTests >= 3, `${longTests} test files longer than ${SOURCE_HEAD} bytes in ${MODULE}`);
+    const heads = Number(/files prefetched \((\d+) of them heads only\)/.exec(m.stderr())?.[1]);
+    assert.ok(heads >= longTests, `${heads} heads pushed, ${longTests} test files longer than a head`);
   });
 });

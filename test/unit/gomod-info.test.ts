@@ -3,7 +3,7 @@
 // json.Marshal, and the go command wrote the first one itself for a module it downloaded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalInfo, formatGoTime, goJSONString, goUnquote, moduleLine, parseInfo, prunesGraph, requirements, GoModError } from '../../lib/gomod/index.js';
+import { canonicalInfo, formatGoTime, goJSONString, goUnquote, moduleLine, parseInfo, prunesGraph, requirements, GoModError, readAheadBytes, SOURCE_HEAD } from '../../lib/gomod/index.js';
 
 const info = (v: string, t: Date | string): string => canonicalInfo(v, t).toString('utf8');
 
@@ -144,4 +144,26 @@ test('goUnquote is strconv.Unquote for "…" and `…`', () => {
   assert.equal(goUnquote('`a\rb`'), 'ab');
   assert.equal(goUnquote('"\\U0001F600"'), '\u{1F600}');
   for (const bad of ['"', '"a', 'a"', '"\\\'"', '"\\400"', '"\\ud800"', '"\\uD800"', '"a"b"', '``x`']) assert.equal(goUnquote(bad), null, bad);
+});
+
+test('readAheadBytes: whole small files, heads of test files and of large source files, nothing of large others', () => {
+  const max = 256 << 10;
+  const table: [string, number, number][] = [
+    ['strutil.go', 30000, 30000], // a file go may build: whole
+    ['strutil_test.go', 30000, SOURCE_HEAD], // go list and go build read its head only
+    ['short_test.go', 3000, 3000], // no longer than a head
+    ['tables.go', 4 << 20, SOURCE_HEAD], // too large to push whole: the module index reads its head
+    ['asm_amd64.s', 300000, SOURCE_HEAD],
+    ['cgo_helpers.h', 5000, 5000],
+    ['README.md', 5000, 5000], // go:embed reads other files whole
+    ['testdata.bin', 1 << 20, 0],
+    ['LICENSE', 0, 0],
+    ['go', 20, 20], // no extension
+    ['.go', 300000, 0], // a dot file, not Go source
+    ['x_test.go.orig', 300000, 0],
+  ];
+  for (const [name, size, want] of table) assert.equal(readAheadBytes(name, size, max), want, `${name} (${size} bytes)`);
+  assert.equal(readAheadBytes('a_test.go', 30000, 1024), SOURCE_HEAD);
+  assert.equal(readAheadBytes('a.go', 30000, 1024), SOURCE_HEAD);
+  assert.equal(readAheadBytes('a.txt', 30000, 1024), 0);
 });

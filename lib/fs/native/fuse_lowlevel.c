@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 enum { OP_LOOKUP = 1, OP_GETATTR = 2, OP_READ = 3, OP_READDIR = 4, OP_READDIRPLUS = 5, OP_FORGET = 6, OP_ENDED = 7, OP_LISTED = 8, OP_DROPPED = 9, OP_LOOKED_UP = 10 };
 #define FIELDS 5
@@ -52,7 +53,7 @@ typedef struct store_job {
   fuse_ino_t ino;
   off_t off;
   size_t len;
-  int whole; // the whole content of an immutable file
+  int whole; // the whole content of an immutable file (else a piece, or a file's head)
   int tries; // pushes the kernel refused for an inode it did not know yet
   double due; // CLOCK_MONOTONIC ms: not pushed again before
   char data[];
@@ -873,13 +874,13 @@ static int take_push(session_t *s, store_job_t *j, fuse_ino_t dir, int strict) {
   listing_t *l = dir > 0 ? *find_listing(s, dir) : NULL;
   int open = !s->destroyed && !s->unmounted && !s->store_stop;
   if (!open || (strict && dir > 0 && !l)) return 0;
-  if (l && !l->listed && j->whole) {
+  if (l && !l->listed) {
     if (s->staged_bytes + j->len > STAGED_MAX) return 0;
     if (l->staged_tail) l->staged_tail->next = j;
     else l->staged = j;
     l->staged_tail = j;
     s->staged_bytes += j->len;
-    bucket(s, j);
+    if (j->whole) bucket(s, j);
     return 1;
   }
   if (s->store_bytes + j->len > STORE_QUEUE_MAX) return 0;
@@ -923,17 +924,36 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
 
 // ---- files pushed straight from a pack ---------------------------------------------------
 
+#define ITEM 5 // numbers per file in pushFromPack's items
+
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
   napi_ref refs[3];  // the session, items and result stay alive until it settles
   session_t *s;
   span_t span;
-  const double *items;  // per file: start, end of its pack entry in the span, ino, dirIno
+  const double *items;  // per file: start, end of its pack entry in the span, ino, dirIno, bytes to push
   int32_t *result;
   uint32_t count;
   const char *failure;
 } pack_push_t;
+
+// The first `want` bytes of a zlib stream, inflated without the rest: zlib stops when the
+// output is full, where libdeflate only inflates whole buffers.
+static int inflate_head(const uint8_t *in, size_t in_len, char *out, size_t want) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit(&z) != Z_OK) return 0;
+  z.next_in = (Bytef *)in;
+  z.avail_in = (uInt)in_len;
+  z.next_out = (Bytef *)out;
+  z.avail_out = (uInt)want;
+  int r;
+  do r = inflate(&z, Z_SYNC_FLUSH);
+  while (r == Z_OK && z.avail_out > 0 && z.avail_in > 0);
+  inflateEnd(&z);
+  return z.avail_out == 0 && (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR);
+}
 
 static void pack_push_execute(napi_env env, void *data) {
   pack_push_t *pp = data;
@@ -946,16 +966,21 @@ static void pack_push_execute(napi_env env, void *data) {
   }
   if (!(src = span_read(&pp->span, &pp->failure))) goto out;
   for (uint32_t i = 0; i < pp->count; i++) {
-    const double *it = pp->items + (size_t)i * 4;
+    const double *it = pp->items + (size_t)i * ITEM;
     size_t start = (size_t)it[0], end = (size_t)it[1], at = 0;
     uint64_t size = 0;
     int type = 0;
     pp->result[i] = -1;
-    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || type != 3 || size > STAGED_MAX) continue;  // blobs only
-    store_job_t *j = malloc(sizeof(store_job_t) + (size_t)size);
+    if (!pack_entry_header(src + start, end - start, &type, &size, &at) || type != 3) continue;  // blobs only
+    const uint64_t want = it[4] < (double)size ? (uint64_t)it[4] : size;
+    if (want > STAGED_MAX) continue;
+    store_job_t *j = malloc(sizeof(store_job_t) + (size_t)want);
     if (!j) continue;
-    *j = (store_job_t){NULL, NULL, (fuse_ino_t)it[2], 0, (size_t)size, !((fuse_ino_t)it[2] & VOLATILE_BIT), 0, 0};
-    if (libdeflate_zlib_decompress(d, src + start + at, end - start - at, j->data, (size_t)size, NULL) != LIBDEFLATE_SUCCESS) {
+    *j = (store_job_t){NULL, NULL, (fuse_ino_t)it[2], 0, (size_t)want, want == size && !((fuse_ino_t)it[2] & VOLATILE_BIT), 0, 0};
+    const uint8_t *in = src + start + at;
+    const size_t in_len = end - start - at;
+    if (want < size ? !inflate_head(in, in_len, j->data, (size_t)want)
+                    : libdeflate_zlib_decompress(d, in, in_len, j->data, (size_t)size, NULL) != LIBDEFLATE_SUCCESS) {
       free(j);
       continue;
     }
@@ -965,7 +990,7 @@ static void pack_push_execute(napi_env env, void *data) {
   pthread_mutex_lock(&s->lock);
   for (uint32_t i = 0; i < pp->count; i++) {
     if (!jobs[i]) continue;
-    pp->result[i] = take_push(s, jobs[i], (fuse_ino_t)pp->items[(size_t)i * 4 + 3], 1);
+    pp->result[i] = take_push(s, jobs[i], (fuse_ino_t)pp->items[(size_t)i * ITEM + 3], 1);
     if (!pp->result[i]) free(jobs[i]);
   }
   pthread_mutex_unlock(&s->lock);
@@ -992,10 +1017,10 @@ static void pack_push_settle(napi_env env, napi_status status, void *data) {
   free(pp);
 }
 
-// pushFromPack(s, fd, from, length, items: Float64Array (start, end, ino, dirIno) per file,
-// result: Int32Array) → Promise<void>. On a pool thread: reads bytes [from, from + length) of
-// the pack open as `fd`, inflates each file's blob entry, and takes it as notifyStore does
-// (whole files; `dirIno` 0 to push at once). result[i]: 1 taken, 0 refused (see take_push;
+// pushFromPack(s, fd, from, length, items: Float64Array (start, end, ino, dirIno, bytes) per
+// file, result: Int32Array) → Promise<void>. On a pool thread: reads bytes [from, from + length)
+// of the pack open as `fd`, inflates the first `bytes` of each file's blob entry (all of it when
+// it has no more), and takes them as notifyStore does (`dirIno` 0 to push at once). result[i]: 1 taken, 0 refused (see take_push;
 // a dirIno whose listing is gone counts as dropped unanswered), -1 not a good blob entry. The
 // caller keeps fd open until it settles. No JS buffer holds the content on the way.
 static napi_value js_push_from_pack(napi_env env, napi_callback_info info) {
@@ -1007,14 +1032,14 @@ static napi_value js_push_from_pack(napi_env env, napi_callback_info info) {
   napi_typedarray_type t1, t2;
   if (napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 || !num_args(env, argv, 2, 4, span) || !(span[0] >= 0) || !(span[1] >= 0) ||
       span[1] > (double)(1u << 30) || napi_get_typedarray_info(env, argv[4], &t1, &n_items, &items, NULL, NULL) != napi_ok || t1 != napi_float64_array ||
-      n_items % 4 != 0 || napi_get_typedarray_info(env, argv[5], &t2, &n_result, &result, NULL, NULL) != napi_ok || t2 != napi_int32_array || n_result != n_items / 4) {
+      n_items % ITEM != 0 || napi_get_typedarray_info(env, argv[5], &t2, &n_result, &result, NULL, NULL) != napi_ok || t2 != napi_int32_array || n_result != n_items / ITEM) {
     napi_throw_type_error(env, NULL, "pushFromPack(session, fd, from, length, items, result)");
     return NULL;
   }
   const double *it = items;
   for (size_t i = 0; i < n_result; i++)
-    if (!(it[i * 4] >= 0 && it[i * 4] < it[i * 4 + 1] && it[i * 4 + 1] <= span[1] && it[i * 4 + 2] > 0 && it[i * 4 + 3] >= 0)) {
-      napi_throw_range_error(env, NULL, "pushFromPack: an entry outside the span, or a bad inode");
+    if (!(it[i * ITEM] >= 0 && it[i * ITEM] < it[i * ITEM + 1] && it[i * ITEM + 1] <= span[1] && it[i * ITEM + 2] > 0 && it[i * ITEM + 3] >= 0 && it[i * ITEM + 4] > 0)) {
+      napi_throw_range_error(env, NULL, "pushFromPack: an entry outside the span, a bad inode, or nothing to push");
       return NULL;
     }
   pack_push_t *pp = calloc(1, sizeof *pp);
