@@ -6,7 +6,6 @@ import { promisify } from 'node:util';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { Fetcher } from '../lib/fetcher/fetcher.js';
-import { parsePlatform } from '../lib/gomod/index.js';
 import { mountOperations, MountError, prepareMountpoint } from '../lib/fs/mount.js';
 import { Operations } from '../lib/fs/operations.js';
 import { Store } from '../lib/store/store.js';
@@ -31,19 +30,6 @@ async function defaultUpstream(): Promise<string | null> {
   }
 }
 
-/** The platform go builds for by default here: $GOOS/$GOARCH, else this machine's; 'any' when go would not know it. */
-function hostPlatform(): string {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm', s390x: 's390x', riscv64: 'riscv64', loong64: 'loong64', ppc64: os.endianness() === 'LE' ? 'ppc64le' : 'ppc64' };
-  const goos = process.env.GOOS || process.platform;
-  const goarch = process.env.GOARCH || arch[process.arch];
-  try {
-    parsePlatform(`${goos}/${goarch}`);
-    return `${goos}/${goarch}`;
-  } catch {
-    return 'any';
-  }
-}
-
 async function mountCommand(argv: {
   mountpoint: string;
   store: string;
@@ -58,7 +44,6 @@ async function mountCommand(argv: {
   manifestCacheMb: number;
   prefetchKb: number;
   modReadAhead: number;
-  buildFor: string;
 }): Promise<void> {
   const log = createLogger(argv.logLevel);
   // A signal that arrives while mounting is kept and acted on once the mount exists; after
@@ -96,7 +81,6 @@ async function mountCommand(argv: {
     // The kernel may remember a missing name as long as the fetcher remembers the failure.
     negativeTimeout: argv.negativeTtl,
     prefetchMaxBytes: argv.prefetchKb * 1024,
-    buildPlatform: argv.buildFor === 'any' ? undefined : parsePlatform(argv.buildFor),
     log: (l) => log.warn(l),
   });
   let stopping = false;
@@ -148,12 +132,6 @@ await yargs(hideBin(process.argv))
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
         .option('raw-cache-mb', { type: 'number', default: 256, describe: 'MiB of large files kept unpacked on disk in the store (read by range instead of inflated again)' })
         .option('prefetch-kb', { type: 'number', default: 256, describe: "files up to this size in a directory listed inside a module version go into the kernel's page cache right away (0: off)" })
-        .option('build-for', {
-          type: 'string',
-          default: hostPlatform(),
-          describe: "GOOS/GOARCH that builds on the mount are for: source files named for other platforms (_windows.go, _arm64.s) are prefetched only as far as go's module index reads them ('any': no such guess)",
-          defaultDescription: '$GOOS/$GOARCH, else this machine',
-        })
         .option('mod-read-ahead', { type: 'number', default: 4, describe: 'go.mod downloads at once ahead of the go command: those required by the go.mod files it reads, as it loads a module graph (0: off)' })
         // yargs turns a non-numeric value into NaN without complaint; NaN would silently
         // disable the upstream timeout or crash the caches with a stack trace.
@@ -163,13 +141,6 @@ await yargs(hideBin(process.argv))
             const v = a[name] as number;
             if (!Number.isFinite(v) || v < 0 || (v === 0 && positive.includes(name))) {
               return `--${name} must be a ${positive.includes(name) ? 'positive' : 'non-negative'} number`;
-            }
-          }
-          if (a['build-for'] !== 'any') {
-            try {
-              parsePlatform(a['build-for'] as string);
-            } catch (e) {
-              return `--build-for: ${(e as Error).message}, or any`;
             }
           }
           return true;

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import { FsError, type Attr, type FileRef, type Operations } from './operations.js';
 import { ReadAhead } from './read-ahead.js';
-import { readAheadBytes, type Platform } from '../gomod/index.js';
+import { readAheadBytes } from '../gomod/index.js';
 import { LRUCache } from 'lru-cache';
 
 interface Binding {
@@ -69,8 +69,6 @@ export interface LowlevelOptions {
    * kernel's page cache right after the listing (0: never).
    */
   prefetchMaxBytes?: number;
-  /** the platform builds are for: its other platforms' source files are prefetched as heads only */
-  buildPlatform?: Platform;
   /**
    * While requests keep coming, memory that was freed is handed back to the system this
    * often, in ms (0: never): glibc keeps it otherwise.
@@ -165,7 +163,6 @@ export class LowlevelMount {
   private readonly negativeTimeout: number;
   /** files up to this size are pushed into the page cache unasked (see prefetch) */
   private readonly prefetchMax: number;
-  private readonly buildPlatform: Platform | undefined;
   private readonly uid = process.getuid?.() ?? 0;
   private readonly gid = process.getgid?.() ?? 0;
   private readonly prefetchQueue: PrefetchJob[][] = [];
@@ -203,7 +200,6 @@ export class LowlevelMount {
     this.attrTimeout = opts.attrTimeout ?? 60;
     this.negativeTimeout = opts.negativeTimeout ?? 1;
     this.prefetchMax = opts.prefetchMaxBytes ?? 256 << 10;
-    this.buildPlatform = opts.buildPlatform;
     const root: Inode = { ino: ROOT, path: '/', nlookup: 1 };
     this.byIno.set(ROOT, root);
     this.byPath.set('/', root);
@@ -691,7 +687,6 @@ export class LowlevelMount {
    */
   private prefetch(nodes: (Inode | null)[], kids: (Kid | null)[], dirIno: number): void {
     const max = this.prefetchMax;
-    if (max === 0) return;
     const ahead = dirIno ? this.prepared.get(dirIno) : undefined;
     if (dirIno && !ahead) return;
     const queue = ahead ? ahead.group.batches : this.prefetchQueue;
@@ -708,7 +703,7 @@ export class LowlevelMount {
     nodes.forEach((node, k) => {
       const file = kids[k]?.file;
       if (!node || !file || queue.length >= PREFETCH_QUEUE) return;
-      const want = readAheadBytes(node.path.slice(node.path.lastIndexOf('/') + 1), file.size, max, this.buildPlatform);
+      const want = readAheadBytes(node.path.slice(node.path.lastIndexOf('/') + 1), file.size, max);
       if (want === 0) return;
       batch.push({ ino: node.ino, path: node.path, file, dirIno, bytes: want });
       bytes += want;

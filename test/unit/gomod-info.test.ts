@@ -3,7 +3,7 @@
 // json.Marshal, and the go command wrote the first one itself for a module it downloaded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalInfo, formatGoTime, goJSONString, goUnquote, moduleLine, parseInfo, prunesGraph, requirements, GoModError, readAheadBytes, SOURCE_HEAD, nameBuildsFor, parsePlatform } from '../../lib/gomod/index.js';
+import { canonicalInfo, formatGoTime, goJSONString, goUnquote, moduleLine, parseInfo, prunesGraph, requirements, GoModError, readAheadBytes, SOURCE_HEAD } from '../../lib/gomod/index.js';
 
 const info = (v: string, t: Date | string): string => canonicalInfo(v, t).toString('utf8');
 
@@ -166,38 +166,4 @@ test('readAheadBytes: whole small files, heads of test files and of large source
   assert.equal(readAheadBytes('a_test.go', 30000, 1024), SOURCE_HEAD);
   assert.equal(readAheadBytes('a.go', 30000, 1024), SOURCE_HEAD);
   assert.equal(readAheadBytes('a.txt', 30000, 1024), 0);
-});
-
-test('nameBuildsFor: go/build file-name platform rules', () => {
-  const linux = parsePlatform('linux/amd64');
-  const table: [string, boolean][] = [
-    ['file.go', true],
-    ['linux.go', true], // before the first underscore: never a constraint
-    ['windows_test.go', true],
-    ['zsyscall_linux_amd64.go', true],
-    ['zsyscall_linux_arm64.go', false],
-    ['zerrors_openbsd_amd64.go', false],
-    ['syscall_windows.go', false],
-    ['syscall_windows_test.go', false],
-    ['syscall_linux_test.go', true],
-    ['asm_arm64.s', false],
-    ['asm_amd64.s', true],
-    ['cpu_x86.go', true], // not a known GOARCH
-    ['types_solaris.go', false],
-    ['sys_unix.go', true], // unix is a build tag, not a file-name constraint
-    ['x_linux.c', true],
-    ['a_test_windows.go', false],
-  ];
-  for (const [name, want] of table) assert.equal(nameBuildsFor(name, linux), want, name);
-  assert.equal(nameBuildsFor('x_linux.go', parsePlatform('android/arm64')), true, 'android builds linux files');
-  assert.equal(nameBuildsFor('x_solaris.go', parsePlatform('illumos/amd64')), true, 'illumos builds solaris files');
-  assert.equal(nameBuildsFor('x_darwin.go', parsePlatform('ios/arm64')), true, 'ios builds darwin files');
-  assert.equal(nameBuildsFor('x_android.go', linux), false, 'linux does not build android files');
-  assert.equal(readAheadBytes('zerrors_openbsd_arm.go', 30000, 256 << 10, linux), SOURCE_HEAD);
-  assert.equal(readAheadBytes('zerrors_openbsd_arm.go', 30000, 256 << 10), 30000, 'no platform given: no guess');
-  assert.equal(readAheadBytes('zerrors_linux_amd64.go', 30000, 256 << 10, linux), 30000);
-  assert.equal(readAheadBytes('logo_windows.png', 30000, 256 << 10, linux), 30000, 'not source');
-  for (const bad of ['linux', 'linux/', 'linux/x86_64', 'Linux/amd64', 'linux/amd64/v3', '/amd64', '']) {
-    assert.throws(() => parsePlatform(bad), (e: unknown) => e instanceof GoModError && e.code === 'platform-invalid', bad);
-  }
 });
