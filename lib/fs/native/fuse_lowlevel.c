@@ -56,7 +56,6 @@ typedef struct store_job {
   int whole; // the whole content of an immutable file (else a piece, or a file's head)
   int tries; // pushes the kernel refused for an inode it did not know yet
   double due; // CLOCK_MONOTONIC ms: not pushed again before
-  fuse_req_t after; // the last page of a listing (empty), answered once this is pushed
   char data[];
 } store_job_t;
 
@@ -79,8 +78,7 @@ typedef struct store_job {
 typedef struct listing {
   struct listing *hnext;
   fuse_ino_t ino;
-  int answered; // the kernel had a page of it with entries
-  int listed;   // its staged pushes went to the push queue
+  int listed;
   uint32_t n;
   uint32_t *starts; // n + 1 byte offsets of the entries in buf
   store_job_t *staged, *staged_tail;
@@ -277,24 +275,15 @@ static listing_t **find_listing(session_t *s, fuse_ino_t ino) {
   return p;
 }
 
-// Under the lock: the listing was answered, so its files' inodes are known: push them, ahead
-// of the queue (the lister reads them next). `last`, the request for the listing's empty last
-// page, is answered once they are in: the lister, blocked on it, then finds them in the page
-// cache instead of racing their pushes with a read each.
-static void release_staged(session_t *s, listing_t *l, fuse_req_t last) {
+// Under the lock: the listing was answered, so its files' inodes are known: push them.
+static void release_staged(session_t *s, listing_t *l) {
   l->listed = 1;
-  store_job_t *head = l->staged, *tail = l->staged_tail;
-  l->staged = l->staged_tail = NULL;
-  if (!head) return;
-  for (store_job_t *j = head; j; j = j->next) {
+  for (store_job_t *j = l->staged, *next; j; j = next) {
+    next = j->next;
     s->staged_bytes -= j->len;
-    s->store_bytes += j->len;
+    queue_push(s, j);
   }
-  tail->after = last;
-  tail->next = s->store_head;
-  s->store_head = head;
-  if (!s->store_tail) s->store_tail = tail;
-  pthread_cond_signal(&s->store_cond);
+  l->staged = l->staged_tail = NULL;
 }
 
 static void unbucket(session_t *s, store_job_t *j);
@@ -343,22 +332,20 @@ static int page_from_listing(session_t *s, fuse_req_t req, fuse_ino_t ino, size_
     memcpy(page + at, l->buf + l->starts[k] + skip, len);
     at += len;
   }
-  int kick = 0;
+  int first = plus && !l->listed, kick = 0;
   // Queued before the answer, so JS counts these lookups before any forget of them, and
   // under the lock, so before the OP_DROPPED of a drop that follows.
   if (plus && to > from) queue_item(s, NULL, OP_LISTED, ino, from, to - from, NULL, &kick);
-  if (to > from) l->answered = 1;
-  // The empty last page: the lister has taken in every entry, so the kernel knows the files'
-  // inodes. Their staged pushes go now, and this answer follows them (see release_staged).
-  int deferred = 0;
-  if (from == l->n && !l->listed && !s->store_stop) {
-    deferred = l->staged != NULL;
-    release_staged(s, l, deferred ? req : NULL);
-  }
   pthread_mutex_unlock(&s->lock);
   wake_js(s, kick);
-  if (!deferred) fuse_reply_buf(req, page, n);
+  fuse_reply_buf(req, page, n);
   free(page);
+  // After the answer: the kernel knows the files' inodes once the lister has read it.
+  if (first) {
+    pthread_mutex_lock(&s->lock);
+    if ((l = *find_listing(s, ino)) && !l->listed) release_staged(s, l);
+    pthread_mutex_unlock(&s->lock);
+  }
   __atomic_add_fetch(&s->pages_listed, 1, __ATOMIC_RELAXED);
   return 1;
 }
@@ -571,10 +558,6 @@ static void *store_main(void *arg) {
     // The kernel links the inodes of a lookup or readdirplus answer when the asker wakes up,
     // maybe after this push: it is tried again behind the others instead of holding them up.
     int r = fuse_lowlevel_notify_store(s->se, j->ino, j->off, &bv, 0);
-    if (j->after) {
-      fuse_reply_buf(j->after, NULL, 0);
-      j->after = NULL;
-    }
     pthread_mutex_lock(&s->lock);
     if (r == -ENOENT && ++j->tries < 4 && !s->store_stop) {
       j->due = monotonic_ms() + 0.2 * j->tries;
@@ -595,7 +578,6 @@ static void *store_main(void *arg) {
     store_job_t *j = list ? s->kept_head : s->store_head;
     while (j) {
       store_job_t *next = j->next;
-      if (j->after) fuse_reply_buf(j->after, NULL, 0);
       free(j);
       j = next;
     }
@@ -928,7 +910,7 @@ static napi_value js_notify_store(napi_env env, napi_callback_info info) {
   bool queued = false;
   store_job_t *j = malloc(sizeof(store_job_t) + (size_t)want);
   if (j) {
-    *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT), 0, 0, NULL};
+    *j = (store_job_t){NULL, NULL, (fuse_ino_t)v[0], (off_t)v[1], (size_t)want, whole && v[1] == 0 && !((fuse_ino_t)v[0] & VOLATILE_BIT), 0, 0};
     memcpy(j->data, data, (size_t)want);
     pthread_mutex_lock(&s->lock);
     queued = take_push(s, j, (fuse_ino_t)dir, 0);
@@ -994,7 +976,7 @@ static void pack_push_execute(napi_env env, void *data) {
     if (want > STAGED_MAX) continue;
     store_job_t *j = malloc(sizeof(store_job_t) + (size_t)want);
     if (!j) continue;
-    *j = (store_job_t){NULL, NULL, (fuse_ino_t)it[2], 0, (size_t)want, want == size && !((fuse_ino_t)it[2] & VOLATILE_BIT), 0, 0, NULL};
+    *j = (store_job_t){NULL, NULL, (fuse_ino_t)it[2], 0, (size_t)want, want == size && !((fuse_ino_t)it[2] & VOLATILE_BIT), 0, 0};
     const uint8_t *in = src + start + at;
     const size_t in_len = end - start - at;
     if (want < size ? !inflate_head(in, in_len, j->data, (size_t)want)
@@ -1136,7 +1118,7 @@ static napi_value js_listing_answered(napi_env env, napi_callback_info info) {
   if (!num_args(env, argv, 1, 2, &ino)) return NULL;
   pthread_mutex_lock(&s->lock);
   listing_t *l = *find_listing(s, (fuse_ino_t)ino);
-  if (l && !l->listed && !s->store_stop) release_staged(s, l, NULL);
+  if (l && !l->listed && !s->store_stop) release_staged(s, l);
   pthread_mutex_unlock(&s->lock);
   return NULL;
 }
@@ -1150,8 +1132,6 @@ static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
   listing_t *l = *at;
   if (l) {
     *at = l->hnext;
-    // A lister that stopped before the last page still had the entries: the pushes go.
-    if (l->answered && !l->listed && !s->store_stop) release_staged(s, l, NULL);
     free_listing(s, l);
   }
   pthread_mutex_unlock(&s->lock);
