@@ -687,6 +687,7 @@ export class LowlevelMount {
    */
   private prefetch(nodes: (Inode | null)[], kids: (Kid | null)[], dirIno: number): void {
     const max = this.prefetchMax;
+    if (max === 0) return;
     const ahead = dirIno ? this.prepared.get(dirIno) : undefined;
     if (dirIno && !ahead) return;
     const queue = ahead ? ahead.group.batches : this.prefetchQueue;

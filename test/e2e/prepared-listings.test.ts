@@ -1,5 +1,5 @@
 // Listings prepared one level ahead and answered in C (lib/fs/native), with the pushes of
-// their files waiting for them (whole, or only the heads of test files): a whole real module
+// their files waiting for them (whole, or only the heads of larger Go files): a whole real module
 // walked through the kernel, twice, with the kernel made to forget every inode in between,
 // must show exactly the zip's tree and bytes.
 import { test } from 'node:test';
@@ -8,13 +8,14 @@ import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { escapePath, escapeVersion } from '../../lib/gomod/escape.js';
-import { SOURCE_HEAD } from '../../lib/gomod/source-reads.js';
 import { versionsIn } from '../support/corpus.js';
 import { serveCorpus } from '../support/served-corpus.js';
 import { withModfs } from '../support/modfs-process.js';
 import { readZip } from '../support/module-zip.js';
 
 const MODULE = 'github.com/google/go-cmp';
+/** below most of its files, so that the longer Go files are pushed as heads */
+const PREFETCH_KB = 16;
 
 const served = serveCorpus('modfs-pl-');
 
@@ -54,7 +55,7 @@ test('a module walked through the mount, before and after the kernel forgets its
   }
   assert.ok([...want].some((w) => w.split('/').length > 3), 'the module has directories three levels deep');
   const mnt = path.join(work, 'mnt');
-  await withModfs(mnt, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info'], async (m) => {
+  await withModfs(mnt, ['--store', path.join(work, 'store'), '--upstream', up.url, '--log-level', 'info', '--prefetch-kb', String(PREFETCH_KB)], async (m) => {
     const root = path.join(mnt, escapePath(MODULE) + '@' + escapeVersion(version));
     assert.deepEqual(await walk(root), [...want].sort());
     // Every dentry and inode the kernel can let go of goes: it sends forgets, then asks again.
@@ -69,11 +70,11 @@ test('a module walked through the mount, before and after the kernel forgets its
     const files = [...want].filter((w) => !w.endsWith('/')).length;
     const prefetched = Number(/(\d+) files prefetched/.exec(m.stderr())?.[1]);
     assert.ok(prefetched >= files / 2, `${prefetched} of ${files} files prefetched`);
-    // Of test files longer than a source head, only the head was pushed (inflated in part):
-    // the rest of each, compared above, came from reads.
-    const longTests = [...want].filter((w) => / /.test(w) && w.split(' ')[0].endsWith('_test.go') && Number(w.split(' ')[1]) > SOURCE_HEAD).length;
-    assert.ok(longTests >= 3, `${longTests} test files longer than ${SOURCE_HEAD} bytes in ${MODULE}`);
+    // Of Go files above --prefetch-kb, only the head was pushed (inflated in part): the rest
+    // of each, compared above, came from reads.
+    const long = [...want].filter((w) => / /.test(w) && w.split(' ')[0].endsWith('.go') && Number(w.split(' ')[1]) > PREFETCH_KB * 1024).length;
+    assert.ok(long >= 3, `${long} Go files longer than ${PREFETCH_KB} KiB in ${MODULE}`);
     const heads = Number(/files prefetched \((\d+) of them heads only\)/.exec(m.stderr())?.[1]);
-    assert.ok(heads >= longTests, `${heads} heads pushed, ${longTests} test files longer than a head`);
+    assert.ok(heads >= long, `${heads} heads pushed, ${long} Go files longer than --prefetch-kb`);
   });
 });

@@ -146,12 +146,12 @@ test('goUnquote is strconv.Unquote for "…" and `…`', () => {
   for (const bad of ['"', '"a', 'a"', '"\\\'"', '"\\400"', '"\\ud800"', '"\\uD800"', '"a"b"', '``x`']) assert.equal(goUnquote(bad), null, bad);
 });
 
-test('readAheadBytes: whole small files, heads of test files and of large source files, nothing of large others', () => {
+test('readAheadBytes: whole small files, heads of large source files, nothing of large others', () => {
   const max = 256 << 10;
   const table: [string, number, number][] = [
-    ['strutil.go', 30000, 30000], // a file go may build: whole
-    ['strutil_test.go', 30000, SOURCE_HEAD], // go list and go build read its head only
-    ['short_test.go', 3000, 3000], // no longer than a head
+    ['strutil.go', 30000, 30000],
+    ['strutil_test.go', 30000, 30000], // small: whole, for readers of every file
+    ['big_test.go', 300000, SOURCE_HEAD],
     ['tables.go', 4 << 20, SOURCE_HEAD], // too large to push whole: the module index reads its head
     ['asm_amd64.s', 300000, SOURCE_HEAD],
     ['cgo_helpers.h', 5000, 5000],
@@ -165,5 +165,6 @@ test('readAheadBytes: whole small files, heads of test files and of large source
   for (const [name, size, want] of table) assert.equal(readAheadBytes(name, size, max), want, `${name} (${size} bytes)`);
   assert.equal(readAheadBytes('a_test.go', 30000, 1024), SOURCE_HEAD);
   assert.equal(readAheadBytes('a.go', 30000, 1024), SOURCE_HEAD);
+  assert.equal(readAheadBytes('a.go', 6000, 4096), 6000, 'a head as long as the file is the file');
   assert.equal(readAheadBytes('a.txt', 30000, 1024), 0);
 });
