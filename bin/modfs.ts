@@ -131,7 +131,7 @@ await yargs(hideBin(process.argv))
         .option('blob-cache-mb', { type: 'number', default: 4, describe: 'MiB of file contents kept in memory (the kernel page cache keeps what readers see; this serves zip assembly and re-reads)' })
         .option('manifest-cache-mb', { type: 'number', default: 16, describe: 'MiB of parsed version manifests kept in memory' })
         .option('raw-cache-mb', { type: 'number', default: 256, describe: 'MiB of large files kept unpacked on disk in the store (read by range instead of inflated again)' })
-        .option('prefetch-kb', { type: 'number', default: 256, describe: "files up to this size in a directory listed inside a module version go into the kernel's page cache right away (0: off)" })
+        .option('prefetch-kb', { type: 'number', default: 256, describe: "files up to this size in a directory listed inside a module version go into the kernel's page cache right away, and the first 8 KiB of larger Go, C and assembly files (0: off)" })
         .option('mod-read-ahead', { type: 'number', default: 4, describe: 'go.mod downloads at once ahead of the go command: those required by the go.mod files it reads, as it loads a module graph (0: off)' })
         // yargs turns a non-numeric value into NaN without complaint; NaN would silently
         // disable the upstream timeout or crash the caches with a stack trace.
