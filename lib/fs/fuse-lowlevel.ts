@@ -184,7 +184,7 @@ export class LowlevelMount {
   private batches = 0;
   private batchesAtTrim = 0;
   private trims = 0;
-  /** prefetched files pushed in part: the heads of source files go will likely not build */
+  /** prefetched files pushed in part: the heads of source files too large to push whole */
   private headsTaken = 0;
   private readonly trimmer: NodeJS.Timeout | null;
   /** .zip files being read front to back, by path: a few at a time, each holding a few MiB */

@@ -938,8 +938,8 @@ typedef struct {
   const char *failure;
 } pack_push_t;
 
-// The first `want` bytes of a zlib stream, inflated without the rest: zlib stops when the
-// output is full, where libdeflate only inflates whole buffers.
+// The first `want` bytes of a zlib stream, inflated without the rest: given all the input,
+// one inflate() stops when the output is full, where libdeflate only inflates whole buffers.
 static int inflate_head(const uint8_t *in, size_t in_len, char *out, size_t want) {
   z_stream z;
   memset(&z, 0, sizeof z);
@@ -948,9 +948,7 @@ static int inflate_head(const uint8_t *in, size_t in_len, char *out, size_t want
   z.avail_in = (uInt)in_len;
   z.next_out = (Bytef *)out;
   z.avail_out = (uInt)want;
-  int r;
-  do r = inflate(&z, Z_SYNC_FLUSH);
-  while (r == Z_OK && z.avail_out > 0 && z.avail_in > 0);
+  int r = inflate(&z, Z_SYNC_FLUSH);
   inflateEnd(&z);
   return z.avail_out == 0 && (r == Z_OK || r == Z_STREAM_END || r == Z_BUF_ERROR);
 }
@@ -1106,9 +1104,6 @@ static napi_value js_set_listing(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// dropListing(s, dirIno): no more answers from it; its staged pushes are dropped. An
-// OP_DROPPED follows every OP_LISTED and OP_LOOKED_UP of it through the queue (those are
-// queued under the lock), so JS learns when the last of its lookups has been counted.
 // listingAnswered(s, dirIno): JS answered a page of the prepared listing itself (the kernel's
 // request passed C before the listing reached it): call after the reply. Its staged pushes
 // go now, as after a page answered here.
@@ -1123,6 +1118,9 @@ static napi_value js_listing_answered(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// dropListing(s, dirIno): no more answers from it; its staged pushes are dropped. An
+// OP_DROPPED follows every OP_LISTED and OP_LOOKED_UP of it through the queue (those are
+// queued under the lock), so JS learns when the last of its lookups has been counted.
 static napi_value js_drop_listing(napi_env env, napi_callback_info info) {
   ARGS(2);
   double ino;
