@@ -5,7 +5,6 @@ import { sortVersions } from '../gomod/semver.js';
 import { FetchError, type Fetcher } from '../fetcher/fetcher.js';
 import type { ReadOptions, Store, StoredFile, StoredVersion } from '../store/store.js';
 import type { PackSpan } from '../store/pack-reader.js';
-import { readZipRange } from '../store/zip-layout.js';
 import { LRUCache } from 'lru-cache';
 import { resolvePath, type Node } from './namespace.js';
 
@@ -368,15 +367,7 @@ export class Operations {
         return (await this.store.readBlobRange(t.file.blob, t.file.size, pos, end)).copy(out);
       }
       case 'zip': {
-        const v = t.version;
-        return readZipRange(v.zip, pos, out, (slices, into, at) =>
-          this.store.fillFileSlices(
-            slices.map((x) => ({ blob: v.files[x.index].blob, size: v.files[x.index].size, start: x.start, end: x.end })),
-            into,
-            at,
-            opts,
-          ),
-        );
+        return this.store.readZip(t.version, pos, out, opts);
       }
     }
   }

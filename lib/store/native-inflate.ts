@@ -14,11 +14,25 @@ export interface InflateBinding {
    */
   readObjects(fd: number, from: number, length: number, items: Float64Array, meta: Float64Array, status: Int32Array): Promise<Buffer>;
   /**
-   * Bytes [from, from + length) of the file open as `fd`; bytes [sliceStart, sliceEnd) of the
-   * object of each pack entry at `items` ((start, end, sliceStart, sliceEnd, at) per entry)
-   * land in dest at `at`. status as readObjects', or 9 (the slice passes the object's end).
+   * The synthetic zip's bytes from `pos` into dest: table (zip-layout.ts nativeZipTable) says
+   * where each file's header, central record and pack entry (fds[slot]) are; `first` is the file
+   * whose entry holds pos. Content not written is listed in `left` (file, slice start, slice
+   * end, at in dest, status: 0 not tried, else readObjects' or 9 a slice past the object's
+   * end); resolves to how many.
    */
-  readInto(fd: number, from: number, length: number, items: Float64Array, dest: Buffer, status: Int32Array): Promise<void>;
+  readZip(fds: Int32Array, table: Float64Array, central: Buffer, pos: number, first: number, dest: Buffer, left: Float64Array): Promise<number>;
+  /**
+   * For each 20-byte key whose slot is negative, a search of the pack index `idx` (sorted: all
+   * its offsets ascending); found ones get slot `mark` and their entry's [from, to) (to -1: the
+   * pack's last entry). Returns how many were found.
+   */
+  locate(idx: Buffer, sorted: Float64Array, keys: Buffer, slot: Int32Array, from: Float64Array, to: Float64Array, mark: number): number;
+  /**
+   * The synthetic zip's central directory and end record: per file, `files` holds (local
+   * header offset, size, CRC-32, UTF-8 length of its path in `paths`, and gets where its record
+   * starts); each name is prefix + path.
+   */
+  centralDirectory(prefix: Buffer, paths: Buffer, files: Float64Array, date: number, time: number): Buffer;
   RECORD_BYTES: number;
 }
 
@@ -29,7 +43,7 @@ export function inflateBinding(): InflateBinding {
   return (binding ??= createRequire(import.meta.url)('./native/modfs_inflate.node') as InflateBinding);
 }
 
-/** Why readObjects or readInto could not inflate an entry, by its status code. */
+/** Why readObjects or readZip could not inflate an entry, by its status code. */
 export const INFLATE_STATUS: Record<number, string> = {
   1: 'corrupt zlib stream',
   2: 'zlib stream ends early',

@@ -8,7 +8,7 @@ import { PACK_INDEX_MAGIC } from './pack-format.js';
 import { inflateBinding, INFLATE_STATUS } from './native-inflate.js';
 
 /** readObjects' status for a delta entry; the others it adds to INFLATE_STATUS are errors. */
-const DELTA = 6;
+export const DELTA = 6;
 const READ_STATUS: Record<number, string> = { ...INFLATE_STATUS, 7: 'bad entry type', 8: 'bad entry header (cut, or a size over 1 GiB)', 9: 'slice past the end of the object' };
 
 export interface PackObject {
@@ -30,14 +30,31 @@ export interface PackEntry {
   z: Buffer;
 }
 
+/**
+ * Where a fixed list of objects lies in our packs, found once for reads that come back to the
+ * same objects piece by piece (a version's .zip): each piece then skips the id searches.
+ */
+export interface PackPlan {
+  /** the packs holding the objects; an object's slot indexes this */
+  packs: Pack[];
+  /** per object: its pack's slot, or -1 when it is no entry of a loaded pack */
+  slot: Int32Array;
+  /** per object: where its entry starts and ends in that pack */
+  from: Float64Array;
+  to: Float64Array;
+  /** a pack of the plan went away (a `git gc`): the caller makes a new plan */
+  stale: boolean;
+}
+
 const TYPES: Record<number, PackObject['type']> = { 1: 'commit', 2: 'tree', 3: 'blob', 4: 'tag' };
 const RESCAN_MS = 1000;
 const FANOUT = 8;
 const IDS = FANOUT + 256 * 4;
 const PACK_NAME = /^pack-[0-9a-f]{40}$/;
 const HEX_ID = /^[0-9a-f]{40}$/;
+const HEX_IDS = /^[0-9a-f]*$/;
 
-interface Pack {
+export interface Pack {
   name: string;
   file: string;
   idx: Buffer;
@@ -91,13 +108,18 @@ function offsetOf(p: Pack, i: number): number {
   return p.idx.readUInt32BE(at) * 2 ** 32 + p.idx.readUInt32BE(at + 4);
 }
 
-function endOf(p: Pack, offset: number): number {
+/** Every entry's offset in the pack, ascending (built once per pack): an entry ends where the next begins. */
+function sortedOffsets(p: Pack): Float64Array {
   if (!p.sorted) {
     const s = new Float64Array(p.count);
     for (let i = 0; i < p.count; i++) s[i] = offsetOf(p, i);
     p.sorted = s.sort();
   }
-  const s = p.sorted;
+  return p.sorted;
+}
+
+function endOf(p: Pack, offset: number): number {
+  const s = sortedOffsets(p);
   let lo = 0;
   let hi = s.length;
   while (lo < hi) {
@@ -138,6 +160,19 @@ function indexesOutside(n: number, inside: Set<number>): Set<number> {
   const out = new Set<number>();
   for (let i = 0; i < n; i++) if (!inside.has(i)) out.add(i);
   return out;
+}
+
+/** Entries of one pack grouped into spans read whole: neighbours within SPAN_GAP, up to SPAN_MAX each. */
+function spansOf(items: PackSpan['items']): PackSpan[] {
+  const spans: PackSpan[] = [];
+  for (const it of [...items].sort((a, b) => a.offset - b.offset)) {
+    const last = spans.at(-1);
+    if (last && it.offset >= last.to && it.offset - last.to <= SPAN_GAP && it.end - last.from <= SPAN_MAX) {
+      last.to = it.end;
+      last.items.push(it);
+    } else spans.push({ from: it.offset, to: it.end, items: [it] });
+  }
+  return spans;
 }
 
 const isEnoent = (e: unknown) => (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
@@ -314,23 +349,20 @@ export class PackReader {
       const hit = await this.locate(id);
       if (!hit) return null;
       try {
-        const fd = this.acquire(hit.pack);
-        try {
-          const h = await fd.ready;
-          await this.ensureSize(hit.pack, h);
-          return await use(hit.pack, h, this.extent(hit.pack, hit.index, id));
-        } finally {
-          this.release(fd);
-        }
+        return await this.withPack(hit.pack, (h) => use(hit.pack, h, this.extent(hit.pack, hit.index, id)));
       } catch (e) {
         if (!isEnoent(e)) throw e;
         // Gone (e.g. `git gc`): its objects are likely in a pack the rescan will find.
-        this.packs = this.packs.filter((p) => p !== hit.pack);
-        if (this.lastHit === hit.pack) this.lastHit = null;
+        this.forget(hit.pack);
         if (attempt > 0) return null;
         await this.scan();
       }
     }
+  }
+
+  private forget(pack: Pack): void {
+    this.packs = this.packs.filter((p) => p !== pack);
+    if (this.lastHit === pack) this.lastHit = null;
   }
 
   /** The pack's handle, opened once and counted while in use; pair with release(). */
@@ -429,32 +461,6 @@ export class PackReader {
   }
 
   /**
-   * Bytes [start, end) of each object `ids[i]` written into `dest` at `at`: read and inflated
-   * on a pool thread a span at a time, with no buffer of their own. Returns the indexes not
-   * written (not packed here, or deltas), for the caller to read another way.
-   */
-  async readInto(ids: string[], slices: { start: number; end: number; at: number }[], dest: Buffer): Promise<Set<number>> {
-    const placed = new Set<number>();
-    await this.eachSpan(ids, async (pack, h, sp) => {
-      const items = new Float64Array(sp.items.length * 5);
-      // Element by element: set() from an array literal per item took 6 ms of a cold zip read.
-      sp.items.forEach((it, k) => {
-        const s = slices[it.i];
-        items[k * 5] = it.offset - sp.from;
-        items[k * 5 + 1] = it.end - sp.from;
-        items[k * 5 + 2] = s.start;
-        items[k * 5 + 3] = s.end;
-        items[k * 5 + 4] = s.at;
-      });
-      const { status } = await this.nativeSpan(pack, ids, sp.items, (st) => inflateBinding().readInto(h.fd, sp.from, sp.to - sp.from, items, dest, st));
-      sp.items.forEach((it, k) => {
-        if (status[k] === 0) placed.add(it.i);
-      });
-    });
-    return indexesOutside(ids.length, placed);
-  }
-
-  /**
    * For a caller that reads and inflates entries itself (native code, with no JS buffer on
    * the way): `use` gets each span of the packed ones among `ids`, and the descriptor of its
    * pack, open until `use` settles. Returns the indexes of the ids no span covers.
@@ -483,28 +489,96 @@ export class PackReader {
       list.push({ i, index: hit.index });
     }
     await Promise.all(
-      [...byPack].map(async ([pack, list]) => {
-        const fd = this.acquire(pack);
-        try {
-          const h = await fd.ready;
-          const spans: PackSpan[] = [];
-          await this.ensureSize(pack, h);
-          const located = list.map((x) => ({ i: x.i, ext: this.extent(pack, x.index, ids[x.i]) }));
-          located.sort((a, b) => a.ext[0] - b.ext[0]);
-          for (const { i, ext } of located) {
-            const [offset, end] = ext;
-            const last = spans.at(-1);
-            if (last && offset >= last.to && offset - last.to <= SPAN_GAP && end - last.from <= SPAN_MAX) {
-              last.to = end;
-              last.items.push({ i, offset, end });
-            } else spans.push({ from: offset, to: end, items: [{ i, offset, end }] });
-          }
-          await Promise.all(spans.map((sp) => use(pack, h, sp)));
-        } finally {
-          this.release(fd);
-        }
-      }),
+      [...byPack].map(([pack, list]) =>
+        this.withPack(pack, async (h) => {
+          const items = list.map((x) => {
+            const [offset, end] = this.extent(pack, x.index, ids[x.i]);
+            return { i: x.i, offset, end };
+          });
+          await Promise.all(spansOf(items).map((sp) => use(pack, h, sp)));
+        }),
+      ),
     );
+  }
+
+  /** `use` with the pack open (and its size known) until it settles. */
+  private async withPack<T>(pack: Pack, use: (h: FileHandle) => Promise<T>): Promise<T> {
+    const fd = this.acquire(pack);
+    try {
+      const h = await fd.ready;
+      await this.ensureSize(pack, h);
+      return await use(h);
+    } finally {
+      this.release(fd);
+    }
+  }
+
+  /**
+   * Where each of `ids` lies (see PackPlan): searched in native code a pack at a time (the
+   * last hit's first, where a version's own objects are), then an id no pack held the usual
+   * way, which rescans once; one that is still missing has no slot.
+   */
+  async plan(ids: readonly string[]): Promise<PackPlan> {
+    await this.ensureLoaded();
+    const n = ids.length;
+    const plan: PackPlan = { packs: [], slot: new Int32Array(n).fill(-1), from: new Float64Array(n), to: new Float64Array(n), stale: false };
+    const joined = ids.join('');
+    if (joined.length === n * 40 && HEX_IDS.test(joined)) {
+      const keys = Buffer.from(joined, 'hex');
+      let left = n;
+      const order = this.lastHit ? [this.lastHit, ...this.packs.filter((p) => p !== this.lastHit)] : this.packs;
+      for (const pack of order) {
+        if (left === 0) break;
+        const found = inflateBinding().locate(pack.idx, sortedOffsets(pack), keys, plan.slot, plan.from, plan.to, plan.packs.length);
+        if (found === 0) continue;
+        plan.packs.push(pack);
+        left -= found;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      if (plan.slot[i] >= 0) continue;
+      const hit = await this.locate(ids[i]);
+      if (!hit) continue;
+      let slot = plan.packs.indexOf(hit.pack);
+      if (slot < 0) slot = plan.packs.push(hit.pack) - 1;
+      plan.slot[i] = slot;
+      plan.from[i] = offsetOf(hit.pack, hit.index);
+      plan.to[i] = -1;
+    }
+    // Entry ends need the pack's size: the last entry ends at its trailer, and none may pass it.
+    for (const pack of plan.packs) if (pack.size < 0) await this.withPack(pack, async () => undefined);
+    for (let i = 0; i < n; i++) {
+      const s = plan.slot[i];
+      if (s < 0) continue;
+      const pack = plan.packs[s];
+      if (plan.to[i] < 0) plan.to[i] = endOf(pack, plan.from[i]);
+      if (plan.to[i] <= plan.from[i] || plan.to[i] > pack.size - 20) throw new Error(`store: object ${ids[i]} in ${pack.file}: entry [${plan.from[i]}, ${plan.to[i]}) outside the pack`);
+    }
+    return plan;
+  }
+
+  /**
+   * `use` with the descriptors of the plan's packs (by slot), open until it settles; null when
+   * one of them is gone, which also marks the plan stale.
+   */
+  async withPlanned<T>(plan: PackPlan, use: (fds: Int32Array) => Promise<T>): Promise<T | null> {
+    const held = plan.packs.map((p) => this.acquire(p));
+    try {
+      const fds = Int32Array.from(await Promise.all(held.map((fd) => fd.ready.then((h) => h.fd))));
+      return await use(fds);
+    } catch (e) {
+      if (!isEnoent(e)) throw e;
+      plan.packs.forEach((p, k) => held[k].ready.catch(() => this.forget(p)));
+      plan.stale = true;
+      return null;
+    } finally {
+      for (const fd of held) this.release(fd);
+    }
+  }
+
+  /** The error for a bad entry found by native code, naming the object. */
+  entryError(pack: Pack, id: string, status: number): Error {
+    return entryError(pack, id, READ_STATUS[status] ?? `status ${status}`);
   }
 
   async addPack(name: string): Promise<void> {

@@ -13,13 +13,14 @@ import { moduleLine } from '../gomod/gomodfile.js';
 import { GoModError } from '../gomod/errors.js';
 import { buildDirTree, decodeTree, encodeDirTree, encodeTree, type TreeEntry } from './git-objects.js';
 import { CatFile } from './cat-file.js';
-import { PackReader, type PackSpan } from './pack-reader.js';
+import { DELTA, PackReader, type PackPlan, type PackSpan } from './pack-reader.js';
 import { ObjectFiles } from './object-files.js';
 import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
 import { readRef, writeRef } from './ref-files.js';
 import { Unpack } from './blob-unpack.js';
 import { ingestZipFiles } from './zip-ingest.js';
-import { zipLayout, type ZipLayout } from './zip-layout.js';
+import { centralDirectory, entryAt, nativeZipTable, readZipRange, zipLayout, type FileSlice, type ZipLayout } from './zip-layout.js';
+import { inflateBinding } from './native-inflate.js';
 
 const run = promisify(execFile);
 
@@ -66,6 +67,12 @@ export interface StoreOptions {
   rawCacheBytes?: number;
 }
 
+interface ZipTable {
+  plan: PackPlan;
+  central: Buffer;
+  table: Float64Array;
+}
+
 interface Manifest {
   v: 1;
   module: string;
@@ -85,6 +92,8 @@ export class Store {
   private readonly cat: CatFile;
   private readonly blobs: LRUCache<string, Buffer>;
   private readonly versions: LRUCache<string, StoredVersion>;
+  /** native tables of versions whose zip has been read (see zipTable); they go with their version */
+  private readonly zipTables = new WeakMap<StoredVersion, Promise<ZipTable>>();
   /**
    * Raw files this process wrote or read, by blob, in use order: over the budget, the least
    * recently used is removed (a read that opened it keeps reading; a later one unpacks again).
@@ -289,31 +298,72 @@ export class Store {
   }
 
   /**
-   * Slices of several files' content written into `out` at `at` (the synthetic zip's pieces):
-   * small files not held in memory are inflated straight into place from their pack; the rest
-   * are read as readFileSlices reads them, and copied.
+   * Bytes of a version's synthetic zip from `pos` into `out`; returns how many. Native code
+   * writes the headers and inflates small files' content into place from their packs (one
+   * call per read, however many files it spans); what it leaves (large files, deltas, objects
+   * not in a pack) is read as readFileSlices reads it.
    */
-  async fillFileSlices(slices: { blob: string; size: number; start: number; end: number }[], out: Buffer, at: number[], opts: ReadOptions = {}): Promise<void> {
-    const direct = [...slices.keys()].filter((k) => slices[k].size <= this.blobs.maxEntrySize && !this.blobs.has(slices[k].blob));
-    const missed = direct.length
-      ? await this.packs.readInto(
-          direct.map((k) => slices[k].blob),
-          direct.map((k) => ({ start: slices[k].start, end: slices[k].end, at: at[k] })),
-          out,
-        )
-      : new Set<number>();
-    const placed = new Set(direct.filter((_, n) => !missed.has(n)));
-    const rest = [...slices.keys()].filter((k) => !placed.has(k));
-    if (!rest.length) return;
+  async readZip(v: StoredVersion, pos: number, out: Buffer, opts: ReadOptions = {}): Promise<number> {
+    const layout = v.zip;
+    if (pos >= layout.size) return 0;
+    const want = Math.min(out.length, layout.size - pos);
+    const dest = out.subarray(0, want);
+    const first = entryAt(layout, pos);
+    const slices = Math.max(1, Math.min(layout.files.length, entryAt(layout, pos + want - 1) + 1) - first);
+    const left = new Float64Array(slices * 5);
+    const zt = await this.zipTable(v);
+    const count = await this.packs.withPlanned(zt.plan, (fds) => inflateBinding().readZip(fds, zt.table, zt.central, pos, first, dest, left));
+    // A pack of the plan went away (the next read makes a new plan): this one the slow way.
+    if (count === null) return readZipRange(layout, pos, dest, (s, into, at) => this.copySlices(v, s, into, at, opts));
+    const rest: FileSlice[] = [];
+    const at: number[] = [];
+    for (let k = 0; k < count; k++) {
+      const [index, start, end, to, status] = left.subarray(k * 5, k * 5 + 5);
+      if (status !== 0 && status !== DELTA) throw this.packs.entryError(zt.plan.packs[zt.plan.slot[index]], v.files[index].blob, status);
+      rest.push({ index, start, end });
+      at.push(to);
+    }
+    if (rest.length) await this.copySlices(v, rest, dest, at, opts);
+    return want;
+  }
+
+  /** Slices of a version's files read the usual way and copied into `out` at `at`. */
+  private async copySlices(v: StoredVersion, slices: FileSlice[], out: Buffer, at: number[], opts: ReadOptions): Promise<void> {
     const got = await this.readFileSlices(
-      rest.map((k) => slices[k]),
+      slices.map((x) => ({ ...x, blob: v.files[x.index].blob, size: v.files[x.index].size })),
       opts,
     );
     got.forEach((b, n) => {
-      const x = slices[rest[n]];
-      if (b.length !== x.end - x.start) throw new Error(`store: blob ${x.blob} gave ${b.length} bytes at ${x.start}, expected ${x.end - x.start}`);
-      b.copy(out, at[rest[n]]);
+      const x = slices[n];
+      if (b.length !== x.end - x.start) throw new Error(`store: blob ${v.files[x.index].blob} gave ${b.length} bytes at ${x.start}, expected ${x.end - x.start}`);
+      b.copy(out, at[n]);
     });
+  }
+
+  /**
+   * A version's zip as native code reads it: per file its offset, its central record, and its
+   * pack entry when small enough to inflate for each read (a large one goes through readBlobRange).
+   */
+  private async zipTable(v: StoredVersion): Promise<ZipTable> {
+    let made = this.zipTables.get(v);
+    if (!made) {
+      const max = this.blobs.maxEntrySize;
+      made = this.packs.plan(v.files.map((f) => f.blob)).then((plan) => {
+        const layout = v.zip;
+        const central = centralDirectory(layout);
+        const slot = Int32Array.from(plan.slot, (s, i) => (v.files[i].size <= max ? s : -1));
+        return { plan, central, table: nativeZipTable(layout, slot, plan.from, plan.to) };
+      });
+      this.zipTables.set(v, made);
+      const mine = made;
+      mine.catch(() => this.zipTables.get(v) === mine && this.zipTables.delete(v));
+    }
+    const zt = await made;
+    if (zt.plan.stale) {
+      if (this.zipTables.get(v) === made) this.zipTables.delete(v);
+      return this.zipTable(v);
+    }
+    return zt;
   }
 
   /** Slices of several files' content: small ones read together, large ones by range. */

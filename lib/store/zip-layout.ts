@@ -1,9 +1,11 @@
-// The synthetic .zip of a stored version, pure: a deterministic archive with every file
+// The synthetic .zip of a stored version: a deterministic archive with every file
 // "stored" (no compression), so its exact size is known from the manifest alone and any
 // byte range maps either to generated header bytes or to a slice of one file's content.
 // Only offsets are computed up front (one pass, no buffers): a lookup of the .zip needs its
 // size, and laying out snapd's 2,218 headers in buffers took 12-13 ms in a fresh process.
 // Headers are written when a read reaches them; the central directory once, when first read.
+
+import { inflateBinding } from './native-inflate.js';
 
 export interface LayoutFile {
   /** path inside the version; the zip names it `<prefix><path>` */
@@ -23,8 +25,10 @@ export interface ZipLayout {
   nameLengths: Uint32Array;
   date: number;
   time: number;
-  /** built when a read first reaches it */
+  /** built when a read first needs it; local headers are copied out of it */
   central?: Buffer;
+  /** where file i's record starts in `central` */
+  centralAt?: Float64Array;
 }
 
 const MAX_U16 = 0xffff;
@@ -67,62 +71,68 @@ export function zipLayout(files: readonly LayoutFile[], mtime: Date, prefix = ''
   return { size: offset + central + END, prefix, files, starts, nameLengths, date, time };
 }
 
-/** Entries with a non-ASCII name carry the UTF-8 flag (its UTF-8 length then exceeds its UTF-16 length). */
-function flags(layout: ZipLayout, i: number): number {
-  return layout.nameLengths[i] !== layout.prefix.length + layout.files[i].path.length ? 0x0800 : 0;
+/**
+ * Bytes [from, to) of file i's local header written into out at `at`. A local header repeats
+ * its central record's fields from "version needed" to the extra length, then the name, so
+ * each piece is a copy out of the central directory rather than a header built per read.
+ */
+function writeLocalHeader(layout: ZipLayout, i: number, out: Buffer, at: number, from: number, to: number): void {
+  const cd = centralDirectory(layout);
+  const c = layout.centralAt![i];
+  const len = LOCAL + layout.nameLengths[i];
+  if (from === 0 && to === len) {
+    out.writeUInt32LE(0x04034b50, at);
+    cd.copy(out, at + 4, c + 6, c + 32);
+    cd.copy(out, at + LOCAL, c + CENTRAL, c + CENTRAL + len - LOCAL);
+    return;
+  }
+  // Cut by the end of a read: whole in scratch first.
+  const b = Buffer.allocUnsafe(len);
+  writeLocalHeader(layout, i, b, 0, 0, len);
+  b.copy(out, at, from, to);
 }
 
-function localHeader(layout: ZipLayout, i: number): Buffer {
-  const f = layout.files[i];
-  const len = layout.nameLengths[i];
-  const b = Buffer.allocUnsafe(LOCAL + len);
-  b.writeUInt32LE(0x04034b50, 0);
-  b.writeUInt16LE(10, 4); // version needed: 1.0, stored
-  b.writeUInt16LE(flags(layout, i), 6);
-  b.writeUInt16LE(0, 8); // method: stored
-  b.writeUInt16LE(layout.time, 10);
-  b.writeUInt16LE(layout.date, 12);
-  b.writeUInt32LE(f.crc32 >>> 0, 14);
-  b.writeUInt32LE(f.size, 18);
-  b.writeUInt32LE(f.size, 22);
-  b.writeUInt16LE(len, 26);
-  b.writeUInt16LE(0, 28);
-  const at = LOCAL + b.write(layout.prefix, LOCAL);
-  b.write(f.path, at);
-  return b;
-}
-
-/** The central directory and end record, everything after the last file's content. */
+/**
+ * The central directory and end record, everything after the last file's content: written
+ * in native code (inflate_work.c), which also notes where each file's record starts.
+ */
 export function centralDirectory(layout: ZipLayout): Buffer {
   if (layout.central) return layout.central;
   const n = layout.files.length;
-  const cdStart = layout.starts[n];
-  const b = Buffer.alloc(layout.size - cdStart);
-  let at = 0;
+  const prefix = Buffer.from(layout.prefix);
+  const t = new Float64Array(n * 5);
   for (let i = 0; i < n; i++) {
-    const f = layout.files[i];
-    b.writeUInt32LE(0x02014b50, at);
-    b.writeUInt16LE((3 << 8) | 20, at + 4); // made by unix, spec 2.0
-    b.writeUInt16LE(10, at + 6);
-    b.writeUInt16LE(flags(layout, i), at + 8);
-    b.writeUInt16LE(layout.time, at + 12);
-    b.writeUInt16LE(layout.date, at + 14);
-    b.writeUInt32LE(f.crc32 >>> 0, at + 16);
-    b.writeUInt32LE(f.size, at + 20);
-    b.writeUInt32LE(f.size, at + 24);
-    b.writeUInt16LE(layout.nameLengths[i], at + 28);
-    b.writeUInt32LE((0o100444 << 16) >>> 0, at + 38); // regular file, 0444
-    b.writeUInt32LE(layout.starts[i], at + 42);
-    const name = at + CENTRAL + b.write(layout.prefix, at + CENTRAL);
-    b.write(f.path, name);
-    at += CENTRAL + layout.nameLengths[i];
+    t[i * 5] = layout.starts[i];
+    t[i * 5 + 1] = layout.files[i].size;
+    t[i * 5 + 2] = layout.files[i].crc32 >>> 0;
+    t[i * 5 + 3] = layout.nameLengths[i] - prefix.length;
   }
-  b.writeUInt32LE(0x06054b50, at);
-  b.writeUInt16LE(n, at + 8);
-  b.writeUInt16LE(n, at + 10);
-  b.writeUInt32LE(at, at + 12);
-  b.writeUInt32LE(cdStart, at + 16);
+  const paths = Buffer.from(layout.files.map((f) => f.path).join(''));
+  const b = inflateBinding().centralDirectory(prefix, paths, t, layout.date, layout.time);
+  const at = new Float64Array(n);
+  for (let i = 0; i < n; i++) at[i] = t[i * 5 + 4];
+  layout.centralAt = at;
   return (layout.central = b);
+}
+
+/**
+ * The layout as native code reads it (inflate_work.c, readZip): per file its offset in the
+ * zip, where its central record starts, and its pack entry (slot, start, end; slot -1: none),
+ * then a row with the central directory's offset.
+ */
+export function nativeZipTable(layout: ZipLayout, slot: Int32Array, from: Float64Array, to: Float64Array): Float64Array {
+  centralDirectory(layout);
+  const n = layout.files.length;
+  const t = new Float64Array((n + 1) * 5);
+  for (let i = 0; i < n; i++) {
+    t[i * 5] = layout.starts[i];
+    t[i * 5 + 1] = layout.centralAt![i];
+    t[i * 5 + 2] = slot[i];
+    t[i * 5 + 3] = from[i];
+    t[i * 5 + 4] = to[i];
+  }
+  t[n * 5] = layout.starts[n];
+  return t;
 }
 
 /** Index of the file whose entry (header and content) holds byte `pos`; n for the central directory. */
@@ -172,7 +182,9 @@ export async function readZipRange(
     const content = layout.starts[i] + LOCAL + layout.nameLengths[i];
     if (p < content) {
       const from = p - layout.starts[i];
-      done += localHeader(layout, i).copy(out, done, from, from + Math.min(content - p, want - done));
+      const len = Math.min(content - p, want - done);
+      writeLocalHeader(layout, i, out, done, from, from + len);
+      done += len;
       if (done >= want) break;
     }
     const q = pos + done;

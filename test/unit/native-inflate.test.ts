@@ -9,6 +9,7 @@ import zlib from 'node:zlib';
 import { digestDeflated, type DeflatedSpan } from '../../lib/store/zip-digest.js';
 import { adler32 } from '../../lib/store/pack-format.js';
 import { inflateBinding } from '../../lib/store/native-inflate.js';
+import { centralDirectory, entryAt, nativeZipTable, readZipRange, zipLayout, type FileSlice } from '../../lib/store/zip-layout.js';
 
 function expected(content: Buffer) {
   return {
@@ -178,40 +179,87 @@ test('readObjects reads a span of a file and inflates its entries exactly, telli
   await fsp.rm(path.dirname(file), { recursive: true, force: true });
 });
 
-test('readInto writes whole objects and slices of them in place, and tells deltas, bad slices and bad streams apart', async () => {
-  const a = randomBytes(3000);
-  const b = Buffer.from('package b\n'.repeat(500));
-  const entries = [
-    Buffer.concat([entryHeader(3, a.length), zlib.deflateSync(a)]),
-    Buffer.concat([entryHeader(3, b.length), zlib.deflateSync(b)]),
-    Buffer.concat([entryHeader(7, 10), randomBytes(20), zlib.deflateSync(randomBytes(10))]),
-    Buffer.concat([entryHeader(3, 100), randomBytes(60)]),
-  ];
-  const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-readinto-')), 'pack');
-  await fsp.writeFile(file, Buffer.concat([randomBytes(5), ...entries]));
-  const starts = entries.reduce<number[]>((acc, e) => [...acc, acc.at(-1)! + e.length], [0]);
+test('readZip writes any range of a synthetic zip, and lists the content it leaves with why', async () => {
+  const contents: Record<string, Buffer> = {
+    'a.bin': randomBytes(3000),
+    'b.go': Buffer.from('package b\n'.repeat(500)),
+    'delta.go': Buffer.from('0123456789'),
+    'empty': Buffer.alloc(0),
+    'large.bin': randomBytes(100),
+    'not-zlib.go': randomBytes(100),
+    'short.go': Buffer.from('package short\n'),
+  };
+  const paths = Object.keys(contents).sort();
+  // Each file's pack entry; none for the large one (left for JS) and the empty one.
+  const entry: Record<string, Buffer | null> = {
+    'a.bin': Buffer.concat([entryHeader(3, 3000), zlib.deflateSync(contents['a.bin'])]),
+    'b.go': Buffer.concat([entryHeader(3, 5000), zlib.deflateSync(contents['b.go'])]),
+    'delta.go': Buffer.concat([entryHeader(7, 10), randomBytes(20), zlib.deflateSync(contents['delta.go'])]),
+    empty: null,
+    'large.bin': null,
+    'not-zlib.go': Buffer.concat([entryHeader(3, 100), randomBytes(60)]),
+    // A header that claims fewer bytes than the file: the slice passes the object's end.
+    'short.go': Buffer.concat([entryHeader(3, 5), zlib.deflateSync(contents['short.go'].subarray(0, 5))]),
+  };
+  const why: Record<string, number> = { 'delta.go': 6, 'large.bin': 0, 'not-zlib.go': 1, 'short.go': 9 };
+  const layout = zipLayout(
+    paths.map((p) => ({ path: p, size: contents[p].length, crc32: zlib.crc32(contents[p]) })),
+    new Date('2024-05-06T07:08:10Z'),
+    'example.com/m@v1.0.0/',
+  );
+  const slot = new Int32Array(paths.length).fill(-1);
+  const from = new Float64Array(paths.length);
+  const to = new Float64Array(paths.length);
+  const parts: Buffer[] = [randomBytes(12)];
+  let at = 12;
+  paths.forEach((p, i) => {
+    const e = entry[p];
+    if (!e) return;
+    [slot[i], from[i], to[i]] = [0, at, at + e.length];
+    parts.push(e);
+    at += e.length;
+  });
+  const file = path.join(await fsp.mkdtemp(path.join(os.tmpdir(), 'modfs-readzip-')), 'pack');
+  await fsp.writeFile(file, Buffer.concat(parts));
+  const table = nativeZipTable(layout, slot, from, to);
+  const central = centralDirectory(layout);
+  const fill = async (slices: FileSlice[], out: Buffer, at: number[]) => slices.forEach((x, k) => contents[paths[x.index]].copy(out, at[k], x.start, x.end));
   const h = await fsp.open(file, 'r');
   try {
-    // name, entry, slice start, slice end, at in dest, expected status
-    const cases: Array<[string, number, number, number, number, number]> = [
-      ['a whole', 0, 0, a.length, 0, 0],
-      ['b, a slice', 1, 100, 1100, 3000, 0],
-      ['a, an empty slice', 0, 7, 7, 4000, 0],
-      ['b, its last byte', 1, b.length - 1, b.length, 4000, 0],
-      ['delta', 2, 0, 10, 4001, 6],
-      ['past the end', 1, 10, b.length + 1, 4100, 9],
-      ['not zlib', 3, 0, 100, 4100, 1],
-    ];
-    const items = Float64Array.from(cases.flatMap(([, e, s, t, at]) => [starts[e], starts[e + 1], s, t, at]));
-    const dest = Buffer.alloc(12000, 0xaa);
-    const status = new Int32Array(cases.length);
-    await inflateBinding().readInto(h.fd, 5, starts.at(-1)!, items, dest, status);
-    cases.forEach(([name, , , , , want], k) => assert.equal(status[k], want, name));
-    assert.ok(dest.subarray(0, 3000).equals(a), 'a lands whole');
-    assert.ok(dest.subarray(3000, 4000).equals(b.subarray(100, 1100)), 'the slice of b lands in place');
-    assert.equal(dest[4000], b[b.length - 1]);
-    assert.ok(dest.subarray(4001, 4100).every((x) => x === 0xaa), 'a delta writes nothing');
-    assert.throws(() => inflateBinding().readInto(h.fd, 5, 100, new Float64Array([0, 50, 0, 10, 11995]), dest, new Int32Array(1)), /inside dest/);
+    const whole = Buffer.alloc(layout.size);
+    await readZipRange(layout, 0, whole, fill);
+    // Every range that starts or ends in a header, a name, content or the central directory.
+    const edges = [...layout.starts].flatMap((s, i) => (i < paths.length ? [s, s + 3, s + 29, s + 31 + 5, s + 30 + layout.nameLengths[i] + 1] : [s, s + 7]));
+    const ranges = [[0, layout.size], ...edges.flatMap((e) => [[e, 1], [e, 700], [e, layout.size - e]])].filter(([p, n]) => p < layout.size && n > 0);
+    for (const [pos, n] of ranges) {
+      const len = Math.min(n, layout.size - pos);
+      const dest = Buffer.alloc(len, 0xaa);
+      const first = entryAt(layout, pos);
+      const left = new Float64Array(paths.length * 5);
+      const count = await inflateBinding().readZip(Int32Array.of(h.fd), table, central, pos, first, dest, left);
+      const leftBy = new Map<string, number>();
+      for (let k = 0; k < count; k++) {
+        const [index, start, end, to, status] = left.subarray(k * 5, k * 5 + 5);
+        leftBy.set(paths[index], status);
+        assert.ok(layout.starts[index] + 30 + layout.nameLengths[index] + start === pos + to, `left slice of ${paths[index]} at its place`);
+        contents[paths[index]].copy(dest, to, start, end);
+      }
+      for (const [name, status] of leftBy) assert.equal(status, why[name], `${name} left as ${why[name]}`);
+      // What is left is what the range holds of the files that cannot be inflated here, and only that.
+      const sliceEnd = (i: number) => Math.min(contents[paths[i]].length, pos + len - (layout.starts[i] + 30 + layout.nameLengths[i]));
+      const spanned = paths.filter((p, i) => contents[p].length && layout.starts[i + 1] > pos && sliceEnd(i) > 0);
+      // short.go's object holds its first 5 bytes: a slice within them is served.
+      const unserved = spanned.filter((p) => p in why && (p !== 'short.go' || sliceEnd(paths.indexOf(p)) > 5));
+      assert.deepEqual([...leftBy.keys()].sort(), unserved, `left of ${pos}+${len}`);
+      assert.ok(dest.equals(whole.subarray(pos, pos + len)), `range ${pos}+${len}`);
+    }
+    const left = new Float64Array(5);
+    assert.throws(() => inflateBinding().readZip(Int32Array.of(h.fd), table, central, layout.starts[2], 1, Buffer.alloc(1), left), /in file `first`'s entry/);
+    assert.throws(() => inflateBinding().readZip(Int32Array.of(h.fd), table, central, layout.size - 1, paths.length, Buffer.alloc(2), left), /inside the zip/);
+    await assert.rejects(inflateBinding().readZip(Int32Array.of(h.fd), table, central, 0, 0, Buffer.alloc(layout.size), new Float64Array(5)), /fewer files than the range spans/);
+    const bad = Float64Array.from(table);
+    bad[5] += 1;
+    await assert.rejects(inflateBinding().readZip(Int32Array.of(h.fd), bad, central, 0, 0, Buffer.alloc(layout.size), new Float64Array(paths.length * 5)), /table does not match/);
   } finally {
     await h.close();
     await fsp.rm(path.dirname(file), { recursive: true, force: true });

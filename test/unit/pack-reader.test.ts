@@ -255,6 +255,54 @@ test('survives its packs being replaced by a repack', async () => {
   }
 });
 
+test('a plan finds each object\'s entry across packs as verify-pack does, and goes stale when its packs go', async () => {
+  const g = await newRepo();
+  const first = await writeBlobs(g, variedBlobs(30, 'plan a'));
+  await git(g, ['repack', '-d', '-q', '--depth=0', '--window=0']);
+  const second = await writeBlobs(g, variedBlobs(30, 'plan b').slice(4));
+  await git(g, ['repack', '-d', '-q', '--depth=0', '--window=0']);
+  const names = await packNames(g);
+  assert.equal(names.length, 2);
+  // Offsets past 2 GiB live in a table of 8-byte offsets: one pack's index uses it for all.
+  const idx = path.join(g, 'objects', 'pack', names[0] + '.idx');
+  await git(g, ['index-pack', '--index-version=2,0x100', '-o', idx + '.tmp', idx.slice(0, -4) + '.pack']);
+  await fsp.rename(idx + '.tmp', idx);
+  // Where git says each entry lies: it ends where the next by offset begins, or at the trailer.
+  const where = new Map<string, { pack: string; from: number; to: number }>();
+  for (const name of names) {
+    const rows = [...(await verifyPack(g, name))].sort((a, b) => a[1].offset - b[1].offset);
+    const size = (await fsp.stat(path.join(g, 'objects', 'pack', name + '.pack'))).size;
+    rows.forEach(([id, v], k) => where.set(id, { pack: name, from: v.offset, to: k + 1 < rows.length ? rows[k + 1][1].offset : size - 20 }));
+  }
+  const ids = [...second.slice(0, 10), UNKNOWN, ...first, ...second.slice(10), first[3]];
+  const r = new PackReader(g);
+  try {
+    const plan = await r.plan(ids);
+    assert.equal(plan.packs.length, 2);
+    ids.forEach((id, i) => {
+      const w = where.get(id);
+      if (!w) return assert.equal(plan.slot[i], -1, 'an unknown id has no slot');
+      assert.ok(plan.slot[i] >= 0, id);
+      assert.equal(plan.packs[plan.slot[i]].name, w.pack, `pack of ${id}`);
+      assert.deepEqual([plan.from[i], plan.to[i]], [w.from, w.to], `entry of ${id}`);
+    });
+    assert.equal(await r.withPlanned(plan, async (fds) => fds.length), 2);
+    // With one descriptor allowed, the plan's first pack is closed by the time its second is
+    // open: after a repack it is gone.
+    const fresh = new PackReader(g, { maxOpenFiles: 1 });
+    try {
+      const stale = await fresh.plan(ids);
+      await git(g, ['repack', '-a', '-d', '-q']);
+      assert.equal(await fresh.withPlanned(stale, async () => 'read'), null);
+      assert.equal(stale.stale, true);
+    } finally {
+      await fresh.close();
+    }
+  } finally {
+    await r.close();
+  }
+});
+
 test('a corrupt idx and a corrupt pack entry are reported clearly', async () => {
   const bad = path.join(root, 'badidx.git');
   await fsp.mkdir(path.join(bad, 'objects', 'pack'), { recursive: true });

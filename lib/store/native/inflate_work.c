@@ -5,6 +5,9 @@
 //   h1 dirhash needs, CRC-32 (checked against the zip) and Adler-32 (the pack entry's zlib
 //   trailer), and how far the deflate stream reached (the pack reuses those bytes).
 // - readObjects(): pack entries read from a pack file and inflated, in one job per span.
+// - readZip(): a range of a version's synthetic zip, its content inflated from pack entries.
+// - locate(): where many objects' entries lie in a pack, by its index (synchronous).
+// - centralDirectory(): the synthetic zip's central directory (synchronous).
 // - deflateMany(): many small objects (a version's trees) compressed with one zlib stream state.
 //
 // zlib and OpenSSL are node's own: compiled against the headers node installs, resolved from
@@ -45,7 +48,7 @@ enum { ST_OK = 0, ST_DATA = 1, ST_TRUNCATED = 2, ST_TOO_LARGE = 3, ST_NOMEM = 4 
 
 // What both calls share: a promise settled when the pool thread is done, and references that
 // keep the caller's buffers alive (and in place) until then.
-#define MAX_REFS 4
+#define MAX_REFS 5
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
@@ -328,33 +331,6 @@ static int32_t inflate_to(struct libdeflate_decompressor *d, const uint8_t *z, s
   return inflate_exact(z, zlen, out, size);
 }
 
-// The arguments readObjects and readInto share: the span (fd, from, length), items at argv[3]
-// (`stride` slots per entry) and status at argv[5] (one slot per entry).
-typedef struct {
-  span_t span;
-  const double *items;
-  int32_t *status;
-  uint32_t count;
-} span_entries_t;
-
-// NULL, or the message to throw.
-static const char *span_args(napi_env env, napi_value *argv, size_t stride, const char *items_why, span_entries_t *a) {
-  int32_t fd = -1;
-  double from = -1, len = -1;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return "fd must be an open file descriptor";
-  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
-    return "from and length must be a span under 1 GiB";
-  void *it = NULL, *st = NULL;
-  size_t it_len = 0, st_len = 0;
-  if (!typed_arg(env, argv[3], napi_float64_array, &it, &it_len) || it_len % stride != 0) return items_why;
-  if (!typed_arg(env, argv[5], napi_int32_array, &st, &st_len) || st_len != it_len / stride) return "status must be an Int32Array of one slot per entry";
-  a->span = (span_t){.fd = fd, .from = from, .len = (size_t)len};
-  a->items = it;
-  a->status = st;
-  a->count = (uint32_t)(it_len / stride);
-  return NULL;
-}
-
 typedef struct {
   work_t w;
   span_t span;
@@ -442,104 +418,382 @@ static napi_value js_read_objects(napi_env env, napi_callback_info info) {
   size_t argc = 6;
   napi_value argv[6];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readObjects(fd, from, length, items, meta, status)");
-  span_entries_t a;
-  void *meta = NULL;
-  size_t meta_len = 0;
-  const char *bad = span_args(env, argv, 2, "items must be a Float64Array of (start, end) pairs", &a);
-  if (bad) return fail(env, bad);
-  const double *t = a.items;
-  const double len = (double)a.span.len;
-  const uint32_t count = a.count;
+  int32_t fd = -1;
+  double from = -1, len = -1;
+  void *items = NULL, *meta = NULL, *status = NULL;
+  size_t items_len = 0, meta_len = 0, status_len = 0;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return fail(env, "fd must be an open file descriptor");
+  if (napi_get_value_double(env, argv[1], &from) != napi_ok || napi_get_value_double(env, argv[2], &len) != napi_ok || !(from >= 0) || !(len >= 0) || len > (double)(1u << 30))
+    return fail(env, "from and length must be a span under 1 GiB");
+  if (!typed_arg(env, argv[3], napi_float64_array, &items, &items_len) || items_len % 2 != 0) return fail(env, "items must be a Float64Array of (start, end) pairs");
+  const uint32_t count = (uint32_t)(items_len / 2);
   if (!typed_arg(env, argv[4], napi_float64_array, &meta, &meta_len) || meta_len != (size_t)count * 3) return fail(env, "meta must be a Float64Array of 3 slots per entry");
+  if (!typed_arg(env, argv[5], napi_int32_array, &status, &status_len) || status_len != count) return fail(env, "status must be an Int32Array of one slot per entry");
+  const double *t = items;
   for (uint32_t i = 0; i < count; i++)
     if (!(t[i * 2] >= 0 && t[i * 2] < t[i * 2 + 1] && t[i * 2 + 1] <= len)) return fail(env, "items must lie inside the span, each non-empty");
   objects_t *o = calloc(1, sizeof *o);
   if (!o) return fail(env, "out of memory");
-  o->span = a.span;
+  o->span = (span_t){.fd = fd, .from = from, .len = (size_t)len};
   o->items = t;
   o->meta = meta;
-  o->status = a.status;
+  o->status = status;
   o->count = count;
   o->w.release = objects_release;
   o->w.result = objects_result;
   return queue_work(env, &o->w, argv + 3, 3, "modfs:read-objects", objects_execute);
 }
 
-// ---- readInto -------------------------------------------------------------------------
+// ---- centralDirectory -------------------------------------------------------------------
 
+#define LOCAL_LEN 30    // a zip local header without its name
+#define CENTRAL_LEN 46  // a central record without its name
+
+static void put_u16(uint8_t *p, uint32_t v) {
+  p[0] = v & 0xff;
+  p[1] = (v >> 8) & 0xff;
+}
+
+// centralDirectory(prefix: Buffer, paths: Buffer, files: Float64Array, date, time): Buffer.
+// The synthetic zip's central directory and end record (zip-layout.ts): per file, files holds
+// (zip offset of its local header, size, CRC-32, UTF-8 length of its path in `paths`, where its
+// record lands: filled here). Names are prefix + path; one with a non-ASCII byte carries the
+// UTF-8 flag. Synchronous: it writes ~100 bytes a file.
+static napi_value js_central_directory(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5) return fail(env, "centralDirectory(prefix, paths, files, date, time)");
+  void *prefix = NULL, *paths = NULL, *files = NULL;
+  size_t prefix_len = 0, paths_len = 0, nf = 0;
+  uint32_t date = 0, time = 0;
+  if (!buffer_arg(env, argv[0], &prefix, &prefix_len) || !buffer_arg(env, argv[1], &paths, &paths_len)) return fail(env, "prefix and paths must be Buffers");
+  if (!typed_arg(env, argv[2], napi_float64_array, &files, &nf) || nf % 5 != 0) return fail(env, "files must be a Float64Array of 5 slots per file");
+  if (napi_get_value_uint32(env, argv[3], &date) != napi_ok || napi_get_value_uint32(env, argv[4], &time) != napi_ok || date > 0xffff || time > 0xffff) return fail(env, "date and time must be MS-DOS fields");
+  double *f = files;
+  const size_t n = nf / 5;
+  if (n > 0xffff) return fail(env, "more than 65535 files need ZIP64");
+  size_t total = 22, names = 0;
+  for (size_t i = 0; i < n; i++) {
+    const double len = f[i * 5 + 3];
+    if (!(len >= 0) || prefix_len + len > 0xffff || !(f[i * 5] >= 0 && f[i * 5] <= 4294967295.0) || !(f[i * 5 + 1] >= 0 && f[i * 5 + 1] <= 4294967295.0)) return fail(env, "a file's offset, size or name length is out of range");
+    names += (size_t)len;
+    total += CENTRAL_LEN + prefix_len + (size_t)len;
+  }
+  if (names != paths_len) return fail(env, "paths must hold exactly the files' path lengths");
+  uint8_t *b;
+  napi_value buf;
+  if (napi_create_buffer(env, total, (void **)&b, &buf) != napi_ok) return fail(env, "out of memory");
+  memset(b, 0, total);
+  const uint8_t *path = paths;
+  int prefix_ascii = 1;
+  for (size_t k = 0; k < prefix_len; k++) prefix_ascii &= ((const uint8_t *)prefix)[k] < 0x80;
+  size_t at = 0;
+  for (size_t i = 0; i < n; i++) {
+    const size_t len = (size_t)f[i * 5 + 3];
+    int ascii = prefix_ascii;
+    for (size_t k = 0; k < len && ascii; k++) ascii = path[k] < 0x80;
+    uint8_t *r = b + at;
+    f[i * 5 + 4] = (double)at;
+    put_u32(r, 0x02014b50);
+    put_u16(r + 4, (3 << 8) | 20);  // made by unix, spec 2.0
+    put_u16(r + 6, 10);             // needed: 1.0, stored
+    put_u16(r + 8, ascii ? 0 : 0x0800);
+    put_u16(r + 12, time);
+    put_u16(r + 14, date);
+    put_u32(r + 16, (uint32_t)f[i * 5 + 2]);
+    put_u32(r + 20, (uint32_t)f[i * 5 + 1]);
+    put_u32(r + 24, (uint32_t)f[i * 5 + 1]);
+    put_u16(r + 28, (uint32_t)(prefix_len + len));
+    put_u32(r + 38, 0100444u << 16);  // regular file, 0444
+    put_u32(r + 42, (uint32_t)f[i * 5]);
+    memcpy(r + CENTRAL_LEN, prefix, prefix_len);
+    memcpy(r + CENTRAL_LEN + prefix_len, path, len);
+    path += len;
+    at += CENTRAL_LEN + prefix_len + len;
+  }
+  const double cd_start = n ? f[(n - 1) * 5] + LOCAL_LEN + prefix_len + f[(n - 1) * 5 + 3] + f[(n - 1) * 5 + 1] : 0;
+  put_u32(b + at, 0x06054b50);
+  put_u16(b + at + 8, (uint32_t)n);
+  put_u16(b + at + 10, (uint32_t)n);
+  put_u32(b + at + 12, (uint32_t)at);
+  put_u32(b + at + 16, (uint32_t)cd_start);
+  return buf;
+}
+
+// ---- locate ---------------------------------------------------------------------------
+
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+// locate(idx: Buffer, sorted: Float64Array, keys: Buffer, slot: Int32Array, from: Float64Array,
+// to: Float64Array, mark): number. For each key (20 bytes) whose slot is still negative, a
+// binary search of the pack's v2 index (checked by parseIdx in JS); when found, slot gets
+// `mark` and from/to where its entry lies (to: the next entry's offset in `sorted`, every
+// offset of the pack in ascending order; -1 for the last entry, which ends at the pack's
+// trailer). Returns how many were found. Synchronous: microseconds for a version's files.
+static napi_value js_locate(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) return fail(env, "locate(idx, sorted, keys, slot, from, to, mark)");
+  void *idx = NULL, *sorted = NULL, *keys = NULL, *slot = NULL, *from = NULL, *to = NULL;
+  size_t idx_len = 0, nsorted = 0, keys_len = 0, nslot = 0, nfrom = 0, nto = 0;
+  int32_t mark = -1;
+  if (!buffer_arg(env, argv[0], &idx, &idx_len) || idx_len < 8 + 1024 + 40) return fail(env, "idx must be a pack index Buffer");
+  const uint8_t *ix = idx;
+  const uint32_t n = be32(ix + 8 + 255 * 4);
+  const size_t ids = 8 + 1024, offs = ids + (size_t)n * 24, large = ids + (size_t)n * 28;
+  if (large + 40 > idx_len) return fail(env, "idx is too short for its object count");
+  if (!typed_arg(env, argv[1], napi_float64_array, &sorted, &nsorted) || nsorted != n) return fail(env, "sorted must hold every offset of the pack");
+  if (!buffer_arg(env, argv[2], &keys, &keys_len) || keys_len % 20 != 0) return fail(env, "keys must be a Buffer of 20-byte ids");
+  const size_t count = keys_len / 20;
+  if (!typed_arg(env, argv[3], napi_int32_array, &slot, &nslot) || nslot != count) return fail(env, "slot must be an Int32Array of one slot per key");
+  if (!typed_arg(env, argv[4], napi_float64_array, &from, &nfrom) || nfrom != count || !typed_arg(env, argv[5], napi_float64_array, &to, &nto) || nto != count)
+    return fail(env, "from and to must be Float64Arrays of one slot per key");
+  if (napi_get_value_int32(env, argv[6], &mark) != napi_ok || mark < 0) return fail(env, "mark must be a slot number");
+  const double *so = sorted;
+  int32_t *sl = slot;
+  double *fr = from, *tt = to;
+  uint32_t found = 0;
+  for (size_t k = 0; k < count; k++) {
+    if (sl[k] >= 0) continue;
+    const uint8_t *key = (const uint8_t *)keys + k * 20;
+    uint32_t lo = key[0] ? be32(ix + 8 + (key[0] - 1) * 4) : 0, hi = be32(ix + 8 + key[0] * 4);
+    if (hi > n || lo > hi) return fail(env, "idx fanout out of range");
+    while (lo < hi) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      int c = memcmp(key, ix + ids + (size_t)mid * 20, 20);
+      if (c == 0) {
+        lo = mid;
+        break;
+      }
+      if (c > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo >= hi) continue;
+    uint32_t o = be32(ix + offs + (size_t)lo * 4);
+    double off = o;
+    if (o & 0x80000000u) {
+      size_t at = large + (size_t)(o & 0x7fffffffu) * 8;
+      if (at + 8 > idx_len - 40) return fail(env, "idx large offset out of range");
+      off = (double)be32(ix + at) * 4294967296.0 + be32(ix + at + 4);
+    }
+    // The entry ends where the next one (by offset) begins.
+    size_t a = 0, b = n;
+    while (a < b) {
+      size_t mid = a + (b - a) / 2;
+      if (so[mid] <= off) a = mid + 1;
+      else b = mid;
+    }
+    const double end = a < n ? so[a] : -1;
+    sl[k] = mark;
+    fr[k] = off;
+    tt[k] = end;
+    found++;
+  }
+  napi_value v;
+  napi_create_uint32(env, found, &v);
+  return v;
+}
+
+// ---- readZip --------------------------------------------------------------------------
+
+// A byte range of a version's synthetic zip (zip-layout.ts): local headers copied out of the
+// central directory, file content inflated from pack entries into place, the central
+// directory copied. JS hands over a table once per version and a range per call, so a read of
+// a 2,000-file zip costs a handful of calls rather than JS work per file.
 enum { RI_SLICE = 9 };
+#define ZT 5           // table slots per file: zip start, central record start, fd slot, entry start, entry end
+#define LEFT 5         // left slots per slice: file index, slice start, slice end, at in dest, status
+#define SPAN_GAP (16u << 10)
+#define SPAN_MAX (1u << 20)
 
 typedef struct {
   work_t w;
-  span_t span;
-  const double *items;  // per entry: start, end in the span, slice start, slice end, offset in dest
+  const int32_t *fds;
+  uint32_t nfds;
+  const double *table;
+  uint32_t files;
+  const uint8_t *central;
+  size_t central_len;
+  double pos;
+  uint32_t first;
   uint8_t *dest;
   size_t dest_len;
-  int32_t *status;
-  uint32_t count;
-} into_t;
+  double *left;
+  uint32_t left_cap, left_count;
+  char message[160];
+} zip_t;
 
-static void into_execute(napi_env env, void *data) {
-  into_t *o = data;
-  uint8_t *src = span_read(&o->span, &o->w.failure), *tmp = NULL;
-  size_t tmp_len = 0;
-  struct libdeflate_decompressor *d = src ? libdeflate_alloc_decompressor() : NULL;
-  for (uint32_t i = 0; src && i < o->count; i++) {
-    const double *it = o->items + (size_t)i * 5;
-    size_t start = (size_t)it[0], end = (size_t)it[1], a = (size_t)it[2], b = (size_t)it[3], at = 0;
-    int type = 0;
-    uint64_t size = 0;
-    if ((o->status[i] = plain_entry(src + start, end - start, &type, &size, &at)) != IN_OK) continue;
-    if (b > size) {
-      o->status[i] = RI_SLICE;
-      continue;
-    }
-    const uint8_t *z = src + start + at;
-    size_t zlen = end - start - at;
-    uint8_t *dst = o->dest + (size_t)it[4];
-    // The whole object lands in place; a part of one goes through a scratch buffer.
-    if (a == 0 && b == size) o->status[i] = inflate_to(d, z, zlen, dst, (size_t)size);
-    else if (!fit_scratch(&tmp, &tmp_len, (size_t)size)) o->status[i] = IN_NOMEM;
-    else if ((o->status[i] = inflate_to(d, z, zlen, tmp, (size_t)size)) == IN_OK) memcpy(dst, tmp + a, b - a);
-  }
-  libdeflate_free_decompressor(d);
-  free(tmp);
-  free(src);
+// One content slice inflated from a span: [a, b) of the object whose entry is [start, end) of src.
+typedef struct {
+  uint32_t file;
+  size_t start, end, a, b, at;
+} zslice_t;
+
+static void zip_leave(zip_t *z, uint32_t file, size_t a, size_t b, size_t at, int32_t status) {
+  double *l = z->left + (size_t)z->left_count++ * LEFT;
+  l[0] = file;
+  l[1] = (double)a;
+  l[2] = (double)b;
+  l[3] = (double)at;
+  l[4] = status;
 }
 
-// readInto(fd, from, length, items: Float64Array (start, end, sliceStart, sliceEnd, at) per
-// entry, dest: Buffer, status: Int32Array): Promise<void>. Reads bytes [from, from + length)
-// of the pack open as `fd`; bytes [sliceStart, sliceEnd) of each entry's object land in dest
-// at `at`. status as readObjects', or 9 (the slice passes the object's end). The caller keeps
-// fd open until it settles.
-static napi_value js_read_into(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) return fail(env, "readInto(fd, from, length, items, dest, status)");
-  span_entries_t a;
-  void *dest = NULL;
-  size_t dest_len = 0;
-  const char *bad = span_args(env, argv, 5, "items must be a Float64Array of 5 slots per entry", &a);
-  if (bad) return fail(env, bad);
-  const double *t = a.items;
-  const double len = (double)a.span.len;
-  const uint32_t count = a.count;
-  if (!buffer_arg(env, argv[4], &dest, &dest_len)) return fail(env, "dest must be a Buffer");
-  for (uint32_t i = 0; i < count; i++) {
-    const double *it = t + (size_t)i * 5;
-    if (!(it[0] >= 0 && it[0] < it[1] && it[1] <= len && it[2] >= 0 && it[2] <= it[3] && it[4] >= 0 && it[4] + (it[3] - it[2]) <= (double)dest_len))
-      return fail(env, "items must lie inside the span, and their slices inside dest");
+// Bytes [a, b) of one entry's object into dst: whole in place, a part through scratch.
+static int32_t inflate_slice(struct libdeflate_decompressor *d, const uint8_t *entry, size_t n, size_t a, size_t b, uint8_t *dst, uint8_t **tmp, size_t *tmp_len) {
+  int type = 0;
+  uint64_t size = 0;
+  size_t at = 0;
+  int32_t st = plain_entry(entry, n, &type, &size, &at);
+  if (st != IN_OK) return st;
+  if (b > size) return RI_SLICE;
+  if (a == 0 && b == size) return inflate_to(d, entry + at, n - at, dst, (size_t)size);
+  if (!fit_scratch(tmp, tmp_len, (size_t)size)) return IN_NOMEM;
+  if ((st = inflate_to(d, entry + at, n - at, *tmp, (size_t)size)) == IN_OK) memcpy(dst, *tmp + a, b - a);
+  return st;
+}
+
+// Reads one span of a pack and inflates its slices; 0 when the read failed (failure set).
+static int zip_span(zip_t *z, struct libdeflate_decompressor *d, int fd, zslice_t *items, uint32_t count, uint8_t **src, size_t *src_len, uint8_t **tmp, size_t *tmp_len) {
+  size_t from = items[0].start, len = items[count - 1].end - from;
+  if (!fit_scratch(src, src_len, len)) {
+    z->w.failure = "pack read: out of memory";
+    return 0;
   }
-  into_t *o = calloc(1, sizeof *o);
-  if (!o) return fail(env, "out of memory");
-  o->span = a.span;
-  o->items = t;
-  o->dest = dest;
-  o->dest_len = dest_len;
-  o->status = a.status;
-  o->count = count;
-  o->w.release = free;
-  return queue_work(env, &o->w, argv + 3, 3, "modfs:read-into", into_execute);
+  if ((z->w.failure = pread_all(fd, *src, len, (double)from, z->message, sizeof z->message))) return 0;
+  for (uint32_t k = 0; k < count; k++) {
+    zslice_t *it = &items[k];
+    int32_t st = inflate_slice(d, *src + (it->start - from), it->end - it->start, it->a, it->b, z->dest + it->at, tmp, tmp_len);
+    if (st != IN_OK) zip_leave(z, it->file, it->a, it->b, it->at, st);
+  }
+  return 1;
+}
+
+// Bytes [from, to) of file i's local header (signature, its central record's fields from
+// "version needed" on, then the name) written at out.
+static void put_local_header(uint8_t *out, const uint8_t *rec, size_t from, size_t to) {
+  uint8_t fixed[LOCAL_LEN] = {0x50, 0x4b, 0x03, 0x04};
+  memcpy(fixed + 4, rec + 6, LOCAL_LEN - 4);
+  if (from < LOCAL_LEN) {
+    size_t n = (to < LOCAL_LEN ? to : LOCAL_LEN) - from;
+    memcpy(out, fixed + from, n);
+    out += n;
+    from += n;
+  }
+  if (to > from) memcpy(out, rec + CENTRAL_LEN + (from - LOCAL_LEN), to - from);
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+  uint32_t v;
+  memcpy(&v, p, 4);
+  return v;
+}
+
+static void zip_execute(napi_env env, void *data) {
+  zip_t *z = data;
+  const double *t = z->table;
+  const size_t want = z->dest_len;
+  const double cd_start = t[(size_t)z->files * ZT];
+  zslice_t *items = malloc(sizeof *items * (z->left_cap ? z->left_cap : 1));
+  uint8_t *src = NULL, *tmp = NULL;
+  size_t src_len = 0, tmp_len = 0, done = 0;
+  uint32_t count = 0;
+  int slot = -1;
+  struct libdeflate_decompressor *d = libdeflate_alloc_decompressor();
+  if (!items || !d) z->w.failure = "zip read: out of memory";
+  for (uint32_t i = z->first; !z->w.failure && done < want; i++) {
+    const double p = z->pos + (double)done;
+    if (i >= z->files) {
+      size_t from = (size_t)(p - cd_start), n = want - done;
+      if (p < cd_start || from + n > z->central_len) z->w.failure = "zip read: range past the central directory";
+      else memcpy(z->dest + done, z->central + from, n);
+      break;
+    }
+    const double start = t[(size_t)i * ZT], c = t[(size_t)i * ZT + 1], next = t[(size_t)(i + 1) * ZT];
+    if (!(c >= 0 && c + CENTRAL_LEN <= (double)z->central_len)) {
+      z->w.failure = "zip read: central record out of range";
+      break;
+    }
+    const uint8_t *rec = z->central + (size_t)c;
+    const size_t name_len = rec[28] | (size_t)rec[29] << 8, size = get_u32(rec + 24);
+    const double content = start + LOCAL_LEN + (double)name_len;
+    if (c + CENTRAL_LEN + (double)name_len > (double)z->central_len || content + (double)size != next || !(p >= start)) {
+      z->w.failure = "zip read: table does not match the central directory";
+      break;
+    }
+    if (i - z->first >= z->left_cap) {
+      z->w.failure = "zip read: left has a slot for fewer files than the range spans";
+      break;
+    }
+    if (p < content) {
+      size_t n = (size_t)(content - p) < want - done ? (size_t)(content - p) : want - done;
+      put_local_header(z->dest + done, rec, (size_t)(p - start), (size_t)(p - start) + n);
+      done += n;
+      if (done >= want) break;
+    }
+    const double q = z->pos + (double)done;
+    if (q >= next) continue;
+    const size_t a = (size_t)(q - content), b = a + ((size_t)(next - q) < want - done ? (size_t)(next - q) : want - done);
+    const double sl = t[(size_t)i * ZT + 2];
+    const size_t es = (size_t)t[(size_t)i * ZT + 3], ee = (size_t)t[(size_t)i * ZT + 4];
+    if (!(sl >= 0 && sl < z->nfds) || !(ee > es)) {
+      zip_leave(z, i, a, b, done, 0);  // not in a pack this call holds open: JS reads it
+    } else {
+      // Neighbours in one pack are read together, as PackReader's spans are.
+      if (count && (slot != (int)sl || es < items[count - 1].end || es - items[count - 1].end > SPAN_GAP || ee - items[0].start > SPAN_MAX)) {
+        if (!zip_span(z, d, z->fds[slot], items, count, &src, &src_len, &tmp, &tmp_len)) break;
+        count = 0;
+      }
+      slot = (int)sl;
+      items[count++] = (zslice_t){.file = i, .start = es, .end = ee, .a = a, .b = b, .at = done};
+    }
+    done += b - a;
+  }
+  if (!z->w.failure && count) zip_span(z, d, z->fds[slot], items, count, &src, &src_len, &tmp, &tmp_len);
+  if (d) libdeflate_free_decompressor(d);
+  free(items);
+  free(src);
+  free(tmp);
+}
+
+static napi_value zip_result(napi_env env, void *self) {
+  napi_value v;
+  napi_create_uint32(env, ((zip_t *)self)->left_count, &v);
+  return v;
+}
+
+// readZip(fds: Int32Array, table: Float64Array, central: Buffer, pos, first, dest: Buffer,
+// left: Float64Array): Promise<number>. Fills dest with the zip's bytes from `pos`. table has
+// ZT slots per file (zip start, central record start, fd slot or -1, entry start, entry end in
+// that pack) and one more row whose first slot is the central directory's start; `first` is
+// the file whose entry holds pos. Content it does not write (no fd slot, a delta, a bad entry)
+// is listed in `left` (file, slice start, slice end, at in dest, status as readObjects', or 9
+// for a slice past the object's end; 0: not tried); resolves to how many. The caller keeps the
+// fds open until it settles.
+static napi_value js_read_zip(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 7) return fail(env, "readZip(fds, table, central, pos, first, dest, left)");
+  void *fds = NULL, *table = NULL, *central = NULL, *dest = NULL, *left = NULL;
+  size_t nfds = 0, table_len = 0, central_len = 0, dest_len = 0, left_len = 0;
+  double pos = -1, first = -1;
+  if (!typed_arg(env, argv[0], napi_int32_array, &fds, &nfds)) return fail(env, "fds must be an Int32Array");
+  if (!typed_arg(env, argv[1], napi_float64_array, &table, &table_len) || table_len < ZT || table_len % ZT != 0) return fail(env, "table must be a Float64Array of 5 slots per file and one more row");
+  if (!buffer_arg(env, argv[2], &central, &central_len)) return fail(env, "central must be a Buffer");
+  const uint32_t files = (uint32_t)(table_len / ZT - 1);
+  if (napi_get_value_double(env, argv[3], &pos) != napi_ok || napi_get_value_double(env, argv[4], &first) != napi_ok || !(first >= 0) || first > files || first != (double)(uint32_t)first)
+    return fail(env, "pos must be a number and first a file index");
+  if (!buffer_arg(env, argv[5], &dest, &dest_len)) return fail(env, "dest must be a Buffer");
+  if (!typed_arg(env, argv[6], napi_float64_array, &left, &left_len) || left_len % LEFT != 0) return fail(env, "left must be a Float64Array of 5 slots per slice");
+  const double *t = table;
+  if (!(pos >= t[(size_t)first * ZT]) || pos + (double)dest_len > t[(size_t)files * ZT] + (double)central_len || (first < files && !(pos < t[((size_t)first + 1) * ZT])))
+    return fail(env, "pos must lie in file `first`'s entry, and the range inside the zip");
+  zip_t *z = calloc(1, sizeof *z);
+  if (!z) return fail(env, "out of memory");
+  *z = (zip_t){.fds = fds, .nfds = (uint32_t)nfds, .table = t, .files = files, .central = central, .central_len = central_len, .pos = pos, .first = (uint32_t)first, .dest = dest, .dest_len = dest_len, .left = left, .left_cap = (uint32_t)(left_len / LEFT)};
+  z->w.release = free;
+  z->w.result = zip_result;
+  napi_value keep[5] = {argv[0], argv[1], argv[2], argv[5], argv[6]};
+  return queue_work(env, &z->w, keep, 5, "modfs:read-zip", zip_execute);
 }
 
 typedef struct {
@@ -614,7 +868,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"digest", NULL, js_digest, NULL, NULL, NULL, napi_default, NULL},
       {"deflateMany", NULL, js_deflate_many, NULL, NULL, NULL, napi_default, NULL},
       {"readObjects", NULL, js_read_objects, NULL, NULL, NULL, napi_default, NULL},
-      {"readInto", NULL, js_read_into, NULL, NULL, NULL, napi_default, NULL},
+      {"readZip", NULL, js_read_zip, NULL, NULL, NULL, napi_default, NULL},
+      {"locate", NULL, js_locate, NULL, NULL, NULL, napi_default, NULL},
+      {"centralDirectory", NULL, js_central_directory, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   napi_value v;
