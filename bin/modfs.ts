@@ -65,6 +65,8 @@ async function mountCommand(argv: {
     manifestCacheBytes: argv.manifestCacheMb * 2 ** 20,
     rawCacheBytes: argv.rawCacheMb * 2 ** 20,
   });
+  // While the mount is set up, rather than in the first lookup of a version.
+  void store.preload();
   const upstream = upstreamList
     ? new ProxyClient({ proxy: upstreamList, timeoutMs: argv.timeout * 1000, log: (l) => log.debug(l) })
     : null;

@@ -267,6 +267,11 @@ export class PackReader {
     return this.scanning;
   }
 
+  /** Loads every pack's index now rather than at the first read (a mount starting up). */
+  preload(): Promise<void> {
+    return this.ensureLoaded();
+  }
+
   private ensureLoaded(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('store closed'));
     if (!this.loaded) {

@@ -174,6 +174,15 @@ export class Store {
     if (!(await this.hasRepository())) throw new Error(`store: ${this.gitDir} exists but is not a git repository`);
   }
 
+  /**
+   * Reads the pack indexes ahead of the first read that needs them: with the corpus's 52
+   * versions that load took 4-7 ms of the first lookup of a version in a fresh process. A
+   * failure is left for that read to meet again.
+   */
+  async preload(): Promise<void> {
+    await this.packs.preload().catch(() => undefined);
+  }
+
   /** Stops the reader process and drops the unpacked-blob cache (it is rebuilt on demand). */
   async close(): Promise<void> {
     this.cat.close();
