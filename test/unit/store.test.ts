@@ -314,6 +314,12 @@ test('a store repacked by git (deltas, one pack) still reads every file: deltas 
         // Read together, deltas among them, they come back the same.
         const got = await again.readFileSlices(v.files.map((f) => ({ blob: f.blob, size: f.size, start: 0, end: f.size })));
         v.files.forEach((f, i) => assert.equal(got[i].toString(), expected.get(version)![f.path], `${version} ${f.path} together`));
+        // Its zip: the deltas are left by the native read and read through git.
+        const want = Buffer.alloc(v.zip.size);
+        await readZipRange(v.zip, 0, want, async (slices, out, at) => slices.forEach((x, k) => Buffer.from(expected.get(version)![v.files[x.index].path]).copy(out, at[k], x.start, x.end)));
+        const zip = Buffer.alloc(v.zip.size);
+        assert.equal(await again.readZip(v, 0, zip), zip.length);
+        assert.ok(zip.equals(want), `${version} zip`);
       }
     } finally {
       await again.close();
