@@ -257,6 +257,13 @@ test('readZip writes any range of a synthetic zip, and lists the content it leav
     assert.throws(() => inflateBinding().readZip(Int32Array.of(h.fd), table, central, layout.starts[2], 1, Buffer.alloc(1), left), /in file `first`'s entry/);
     assert.throws(() => inflateBinding().readZip(Int32Array.of(h.fd), table, central, layout.size - 1, paths.length, Buffer.alloc(2), left), /inside the zip/);
     await assert.rejects(inflateBinding().readZip(Int32Array.of(h.fd), table, central, 0, 0, Buffer.alloc(layout.size), new Float64Array(5)), /fewer files than the range spans/);
+    // A version with no files is its end record alone.
+    const none = zipLayout([], new Date('2024-05-06T07:08:10Z'), 'example.com/m@v1.0.0/');
+    const noneWant = Buffer.alloc(none.size);
+    await readZipRange(none, 0, noneWant, fill);
+    const noneGot = Buffer.alloc(none.size);
+    assert.equal(await inflateBinding().readZip(new Int32Array(0), nativeZipTable(none, new Int32Array(0), new Float64Array(0), new Float64Array(0)), centralDirectory(none), 0, 0, noneGot, new Float64Array(5)), 0);
+    assert.ok(noneGot.equals(noneWant) && noneGot.readUInt32LE(0) === 0x06054b50, 'an empty zip');
     const bad = Float64Array.from(table);
     bad[5] += 1;
     await assert.rejects(inflateBinding().readZip(Int32Array.of(h.fd), bad, central, 0, 0, Buffer.alloc(layout.size), new Float64Array(paths.length * 5)), /table does not match/);
