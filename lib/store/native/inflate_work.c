@@ -733,11 +733,14 @@ static void zip_execute(napi_env env, void *data) {
     const double q = z->pos + (double)done;
     if (q >= next) continue;
     const size_t a = (size_t)(q - content), b = a + ((size_t)(next - q) < want - done ? (size_t)(next - q) : want - done);
-    const double sl = t[(size_t)i * ZT + 2];
-    const size_t es = (size_t)t[(size_t)i * ZT + 3], ee = (size_t)t[(size_t)i * ZT + 4];
-    if (!(sl >= 0 && sl < z->nfds) || !(ee > es)) {
+    const double sl = t[(size_t)i * ZT + 2], des = t[(size_t)i * ZT + 3], dee = t[(size_t)i * ZT + 4];
+    if (!(sl >= 0 && sl < z->nfds)) {
       zip_leave(z, i, a, b, done, 0);  // not in a pack this call holds open: JS reads it
+    } else if (!(des >= 0 && dee > des && dee - des <= (double)(1u << 30))) {
+      z->w.failure = "zip read: a pack entry out of range";
+      break;
     } else {
+      const size_t es = (size_t)des, ee = (size_t)dee;
       // Neighbours in one pack are read together, as PackReader's spans are.
       if (count && (slot != (int)sl || es < items[count - 1].end || es - items[count - 1].end > SPAN_GAP || ee - items[0].start > SPAN_MAX)) {
         if (!zip_span(z, d, z->fds[slot], items, count, &src, &src_len, &tmp, &tmp_len)) break;
