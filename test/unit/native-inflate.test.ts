@@ -267,6 +267,9 @@ test('readZip writes any range of a synthetic zip, and lists the content it leav
     const bad = Float64Array.from(table);
     bad[5] += 1;
     await assert.rejects(inflateBinding().readZip(Int32Array.of(h.fd), bad, central, 0, 0, Buffer.alloc(layout.size), new Float64Array(paths.length * 5)), /table does not match/);
+    const negative = Float64Array.from(table);
+    negative[3] = -1; // a.bin's entry start
+    await assert.rejects(inflateBinding().readZip(Int32Array.of(h.fd), negative, central, 0, 0, Buffer.alloc(layout.size), new Float64Array(paths.length * 5)), /pack entry out of range/);
   } finally {
     await h.close();
     await fsp.rm(path.dirname(file), { recursive: true, force: true });
