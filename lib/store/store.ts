@@ -19,7 +19,7 @@ import { parseRefName, refName, REF_ROOT, type RefKind } from './ref-names.js';
 import { readRef, writeRef } from './ref-files.js';
 import { Unpack } from './blob-unpack.js';
 import { ingestZipFiles } from './zip-ingest.js';
-import { centralDirectory, entryAt, nativeZipTable, readZipRange, zipLayout, type FileSlice, type ZipLayout } from './zip-layout.js';
+import { centralDirectory, entryAt, nativeZipTable, zipLayout, type FileSlice, type ZipLayout } from './zip-layout.js';
 import { inflateBinding } from './native-inflate.js';
 
 const run = promisify(execFile);
@@ -321,9 +321,10 @@ export class Store {
     const slices = Math.max(1, Math.min(layout.files.length, entryAt(layout, pos + want - 1) + 1) - first);
     const left = new Float64Array(slices * 5);
     const zt = await this.zipTable(v);
-    const count = await this.packs.withPlanned(zt.plan, (fds) => inflateBinding().readZip(fds, zt.table, zt.central, pos, first, dest, left));
-    // A pack of the plan went away (the next read makes a new plan): this one the slow way.
-    if (count === null) return readZipRange(layout, pos, dest, (s, into, at) => this.copySlices(v, s, into, at, opts));
+    const read = (fds: Int32Array) => inflateBinding().readZip(fds, zt.table, zt.central, pos, first, dest, left);
+    // A pack of the plan went away (the next read makes a new plan): with no packs at hand,
+    // readZip leaves every file's content to be read the slow way.
+    const count = (await this.packs.withPlanned(zt.plan, read)) ?? (await read(new Int32Array(0)));
     const rest: FileSlice[] = [];
     const at: number[] = [];
     for (let k = 0; k < count; k++) {

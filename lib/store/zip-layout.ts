@@ -3,7 +3,8 @@
 // byte range maps either to generated header bytes or to a slice of one file's content.
 // Only offsets are computed up front (one pass, no buffers): a lookup of the .zip needs its
 // size, and laying out snapd's 2,218 headers in buffers took 12-13 ms in a fresh process.
-// Headers are written when a read reaches them; the central directory once, when first read.
+// The central directory is built at the first read of the zip; native code (readZip) writes
+// each local header as a read reaches it, copied out of the central directory.
 
 import { inflateBinding } from './native-inflate.js';
 
@@ -72,27 +73,6 @@ export function zipLayout(files: readonly LayoutFile[], mtime: Date, prefix = ''
 }
 
 /**
- * Bytes [from, to) of file i's local header written into out at `at`. A local header repeats
- * its central record's fields from "version needed" to the extra length, then the name, so
- * each piece is a copy out of the central directory rather than a header built per read.
- */
-function writeLocalHeader(layout: ZipLayout, i: number, out: Buffer, at: number, from: number, to: number): void {
-  const cd = centralDirectory(layout);
-  const c = layout.centralAt![i];
-  const len = LOCAL + layout.nameLengths[i];
-  if (from === 0 && to === len) {
-    out.writeUInt32LE(0x04034b50, at);
-    cd.copy(out, at + 4, c + 6, c + 32);
-    cd.copy(out, at + LOCAL, c + CENTRAL, c + CENTRAL + len - LOCAL);
-    return;
-  }
-  // Cut by the end of a read: whole in scratch first.
-  const b = Buffer.allocUnsafe(len);
-  writeLocalHeader(layout, i, b, 0, 0, len);
-  b.copy(out, at, from, to);
-}
-
-/**
  * The central directory and end record, everything after the last file's content: written
  * in native code (inflate_work.c), which also notes where each file's record starts.
  */
@@ -152,50 +132,4 @@ export interface FileSlice {
   index: number;
   start: number;
   end: number;
-}
-
-/**
- * Fills `out` with the archive bytes from `pos`, asking `fillFiles` once to write the content
- * slices the range overlaps into `out` (slice k at at[k]), so the files a range spans can be
- * read together and land in place.
- */
-export async function readZipRange(
-  layout: ZipLayout,
-  pos: number,
-  out: Buffer,
-  fillFiles: (slices: FileSlice[], out: Buffer, at: number[]) => Promise<void>,
-): Promise<number> {
-  if (pos >= layout.size) return 0;
-  const want = Math.min(out.length, layout.size - pos);
-  const n = layout.files.length;
-  const slices: FileSlice[] = [];
-  const at: number[] = [];
-  let done = 0;
-  for (let i = entryAt(layout, pos); done < want; i++) {
-    const p = pos + done;
-    if (i >= n) {
-      const cd = centralDirectory(layout);
-      const from = p - layout.starts[n];
-      done += cd.copy(out, done, from, from + want - done);
-      break;
-    }
-    const content = layout.starts[i] + LOCAL + layout.nameLengths[i];
-    if (p < content) {
-      const from = p - layout.starts[i];
-      const len = Math.min(content - p, want - done);
-      writeLocalHeader(layout, i, out, done, from, from + len);
-      done += len;
-      if (done >= want) break;
-    }
-    const q = pos + done;
-    const end = layout.starts[i + 1];
-    if (q < end) {
-      const len = Math.min(end - q, want - done);
-      slices.push({ index: i, start: q - content, end: q - content + len });
-      at.push(done);
-      done += len;
-    }
-  }
-  if (slices.length > 0) await fillFiles(slices, out, at);
-  return done;
 }
