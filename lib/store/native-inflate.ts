@@ -24,9 +24,9 @@ export interface InflateBinding {
   /**
    * For each 20-byte key whose slot is negative, a search of the pack index `idx` (sorted: all
    * its offsets ascending); found ones get slot `mark` and their entry's [from, to) (to -1: the
-   * pack's last entry). Returns how many were found.
+   * pack's last entry, or every entry when sorted is null). Returns how many were found.
    */
-  locate(idx: Buffer, sorted: Float64Array, keys: Buffer, slot: Int32Array, from: Float64Array, to: Float64Array, mark: number): number;
+  locate(idx: Buffer, sorted: Float64Array | null, keys: Buffer, slot: Int32Array, from: Float64Array, to: Float64Array, mark: number): number;
   /**
    * The synthetic zip's central directory and end record: per file, `files` holds (local
    * header offset, size, CRC-32, UTF-8 length of its path in `paths`, and gets where its record

@@ -84,22 +84,6 @@ function parseIdx(file: string, idx: Buffer): Pack {
   return { name: path.basename(file, '.idx'), file: file.slice(0, -4) + '.pack', idx, count, crcs: IDS + count * 20, sorted: null, size: -1 };
 }
 
-/** The index of key in the pack's sorted id table, or -1. */
-function find(p: Pack, key: Buffer): number {
-  const { idx } = p;
-  let lo = key[0] === 0 ? 0 : idx.readUInt32BE(FANOUT + (key[0] - 1) * 4);
-  let hi = idx.readUInt32BE(FANOUT + key[0] * 4);
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const at = IDS + mid * 20;
-    const c = idx.compare(key, 0, 20, at, at + 20);
-    if (c === 0) return mid;
-    if (c < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return -1;
-}
-
 function offsetOf(p: Pack, i: number): number {
   const o = p.idx.readUInt32BE(p.crcs + p.count * 4 + i * 4);
   if (o < 0x80000000) return o;
@@ -285,56 +269,65 @@ export class PackReader {
     return this.loaded;
   }
 
-  private async locate(id: string): Promise<{ pack: Pack; index: number } | null> {
+  private async locate(id: string): Promise<{ pack: Pack; offset: number } | null> {
     if (!HEX_ID.test(id)) return null;
     await this.ensureLoaded();
-    const hit = this.searchId(id);
+    const hit = this.searchOne(id);
     if (hit) return hit;
     // Another process sharing the store may have added a pack since.
     if (this.scanning) await this.scanning;
     else if (Date.now() - this.scannedAt >= RESCAN_MS) await this.scan();
     else return null;
-    return this.searchId(id);
+    return this.searchOne(id);
   }
 
-  /** search() by hex id, null for one that is not; `key` is scratch space for its 20 bytes. */
-  private searchId(id: string, key = Buffer.alloc(20)): { pack: Pack; index: number } | null {
-    return HEX_ID.test(id) && key.write(id, 'hex') === 20 ? this.search(key) : null;
+  /** The loaded pack holding one object (by hex id), and where its entry starts. */
+  private searchOne(id: string): { pack: Pack; offset: number } | null {
+    const found = this.search([id], false);
+    return found && found.slot[0] >= 0 ? { pack: found.packs[found.slot[0]], offset: found.from[0] } : null;
   }
 
   /**
-   * The loaded pack holding an object. A version's objects share one pack, and reads come a
+   * Where the loaded packs hold each of `ids`: their index searched in native code, a pack at
+   * a time for the ids still missing. A version's objects share one pack, and reads come a
    * version at a time: the pack of the last hit is searched first, which spares a search of
-   * every other pack's index (there is one pack per version).
+   * every other pack's index (there is one pack per version). With `ends`, an entry's end
+   * where the pack's offsets tell it (-1 for each pack's last entry, and for all without).
+   * Null when an id is no hex id.
    */
-  private search(key: Buffer): { pack: Pack; index: number } | null {
-    const last = this.lastHit;
-    if (last) {
-      const index = find(last, key);
-      if (index >= 0) return { pack: last, index };
+  private search(ids: readonly string[], ends: boolean): Omit<PackPlan, 'stale'> | null {
+    const n = ids.length;
+    const joined = ids.join('');
+    if (joined.length !== n * 40 || !HEX_IDS.test(joined)) return null;
+    const keys = Buffer.from(joined, 'hex');
+    const found = { packs: [] as Pack[], slot: new Int32Array(n).fill(-1), from: new Float64Array(n), to: new Float64Array(n) };
+    let left = n;
+    const order = this.lastHit ? [this.lastHit, ...this.packs.filter((p) => p !== this.lastHit)] : this.packs;
+    for (const pack of order) {
+      if (left === 0) break;
+      const hits = inflateBinding().locate(pack.idx, ends ? sortedOffsets(pack) : null, keys, found.slot, found.from, found.to, found.packs.length);
+      if (hits === 0) continue;
+      found.packs.push(pack);
+      this.lastHit = pack;
+      left -= hits;
     }
-    for (const pack of this.packs) {
-      if (pack === last) continue;
-      const index = find(pack, key);
-      if (index >= 0) {
-        this.lastHit = pack;
-        return { pack, index };
-      }
-    }
-    return null;
+    return found;
   }
 
   /** Which of `ids` the packs hold, found without an event-loop turn each; one rescan at most for the rest. */
   async hasMany(ids: string[]): Promise<Set<string>> {
     await this.ensureLoaded();
-    const key = Buffer.alloc(20);
     const found = new Set<string>();
-    const look = (list: string[]) => list.filter((id) => this.searchId(id, key) !== null);
-    for (const id of look(ids)) found.add(id);
+    const look = (list: string[]) => {
+      const valid = list.filter((id) => HEX_ID.test(id));
+      const hit = this.search(valid, false)!;
+      valid.forEach((id, k) => hit.slot[k] >= 0 && found.add(id));
+    };
+    look(ids);
     if (found.size < ids.length && (this.scanning || Date.now() - this.scannedAt >= RESCAN_MS)) {
       // Another process sharing the store may have added a pack since.
       await (this.scanning ?? this.scan());
-      for (const id of look(ids.filter((x) => !found.has(x)))) found.add(id);
+      look(ids.filter((x) => !found.has(x)));
     }
     return found;
   }
@@ -354,7 +347,7 @@ export class PackReader {
       const hit = await this.locate(id);
       if (!hit) return null;
       try {
-        return await this.withPack(hit.pack, (h) => use(hit.pack, h, this.extent(hit.pack, hit.index, id)));
+        return await this.withPack(hit.pack, (h) => use(hit.pack, h, [hit.offset, this.entryEnd(hit.pack, hit.offset, -1, id)]));
       } catch (e) {
         if (!isEnoent(e)) throw e;
         // Gone (e.g. `git gc`): its objects are likely in a pack the rescan will find.
@@ -402,11 +395,11 @@ export class PackReader {
   }
 
   /** Where entry `index` lies in the pack; the pack's size must be known (ensureSize). */
-  private extent(pack: Pack, index: number, id: string): [number, number] {
-    const offset = offsetOf(pack, index);
-    const end = endOf(pack, offset);
+  /** Where the entry at `offset` ends (`end`, or -1 to look it up), checked: inside the pack, before its trailer. */
+  private entryEnd(pack: Pack, offset: number, end: number, id: string): number {
+    if (end < 0) end = endOf(pack, offset);
     if (end <= offset || end > pack.size - 20) throw new Error(`store: object ${id} in ${pack.file}: entry [${offset}, ${end}) outside the pack`);
-    return [offset, end];
+    return end;
   }
 
   private async ensureSize(pack: Pack, h: FileHandle): Promise<void> {
@@ -507,27 +500,13 @@ export class PackReader {
   }
 
   /**
-   * Where each of `ids` lies (see PackPlan): searched in native code a pack at a time (the
-   * last hit's first, where a version's own objects are), then an id no pack held the usual
-   * way, which rescans once; one that is still missing has no slot.
+   * Where each of `ids` lies (see PackPlan): all of them searched at once (see search), then
+   * an id no pack held the usual way, which rescans once; one that is still missing has no slot.
    */
   async plan(ids: readonly string[]): Promise<PackPlan> {
     await this.ensureLoaded();
     const n = ids.length;
-    const plan: PackPlan = { packs: [], slot: new Int32Array(n).fill(-1), from: new Float64Array(n), to: new Float64Array(n), stale: false };
-    const joined = ids.join('');
-    if (joined.length === n * 40 && HEX_IDS.test(joined)) {
-      const keys = Buffer.from(joined, 'hex');
-      let left = n;
-      const order = this.lastHit ? [this.lastHit, ...this.packs.filter((p) => p !== this.lastHit)] : this.packs;
-      for (const pack of order) {
-        if (left === 0) break;
-        const found = inflateBinding().locate(pack.idx, sortedOffsets(pack), keys, plan.slot, plan.from, plan.to, plan.packs.length);
-        if (found === 0) continue;
-        plan.packs.push(pack);
-        left -= found;
-      }
-    }
+    const plan: PackPlan = { ...(this.search(ids, true) ?? { packs: [], slot: new Int32Array(n).fill(-1), from: new Float64Array(n), to: new Float64Array(n) }), stale: false };
     for (let i = 0; i < n; i++) {
       if (plan.slot[i] >= 0) continue;
       const hit = await this.locate(ids[i]);
@@ -535,7 +514,7 @@ export class PackReader {
       let slot = plan.packs.indexOf(hit.pack);
       if (slot < 0) slot = plan.packs.push(hit.pack) - 1;
       plan.slot[i] = slot;
-      plan.from[i] = offsetOf(hit.pack, hit.index);
+      plan.from[i] = hit.offset;
       plan.to[i] = -1;
     }
     // Entry ends need the pack's size: the last entry ends at its trailer, and none may pass it.
@@ -544,8 +523,7 @@ export class PackReader {
       const s = plan.slot[i];
       if (s < 0) continue;
       const pack = plan.packs[s];
-      if (plan.to[i] < 0) plan.to[i] = endOf(pack, plan.from[i]);
-      if (plan.to[i] <= plan.from[i] || plan.to[i] > pack.size - 20) throw new Error(`store: object ${ids[i]} in ${pack.file}: entry [${plan.from[i]}, ${plan.to[i]}) outside the pack`);
+      plan.to[i] = this.entryEnd(pack, plan.from[i], plan.to[i], ids[i]);
     }
     return plan;
   }

@@ -524,12 +524,13 @@ static napi_value js_central_directory(napi_env env, napi_callback_info info) {
 
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
-// locate(idx: Buffer, sorted: Float64Array, keys: Buffer, slot: Int32Array, from: Float64Array,
-// to: Float64Array, mark): number. For each key (20 bytes) whose slot is still negative, a
-// binary search of the pack's v2 index (checked by parseIdx in JS); when found, slot gets
-// `mark` and from/to where its entry lies (to: the next entry's offset in `sorted`, every
-// offset of the pack in ascending order; -1 for the last entry, which ends at the pack's
-// trailer). Returns how many were found. Synchronous: microseconds for a version's files.
+// locate(idx: Buffer, sorted: Float64Array | null, keys: Buffer, slot: Int32Array, from:
+// Float64Array, to: Float64Array, mark): number. For each key (20 bytes) whose slot is still
+// negative, a binary search of the pack's v2 index (checked by parseIdx in JS); when found,
+// slot gets `mark` and from/to where its entry lies (to: the next entry's offset in `sorted`,
+// every offset of the pack in ascending order; -1 for the last entry, which ends at the pack's
+// trailer, and for every entry when sorted is null). Returns how many were found.
+// Synchronous: microseconds for a version's files.
 static napi_value js_locate(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
@@ -542,7 +543,9 @@ static napi_value js_locate(napi_env env, napi_callback_info info) {
   const uint32_t n = be32(ix + 8 + 255 * 4);
   const size_t ids = 8 + 1024, offs = ids + (size_t)n * 24, large = ids + (size_t)n * 28;
   if (large + 40 > idx_len) return fail(env, "idx is too short for its object count");
-  if (!typed_arg(env, argv[1], napi_float64_array, &sorted, &nsorted) || nsorted != n) return fail(env, "sorted must hold every offset of the pack");
+  napi_valuetype sorted_type;
+  if (napi_typeof(env, argv[1], &sorted_type) != napi_ok) return fail(env, "sorted must hold every offset of the pack, or be null");
+  if (sorted_type != napi_null && (!typed_arg(env, argv[1], napi_float64_array, &sorted, &nsorted) || nsorted != n)) return fail(env, "sorted must hold every offset of the pack, or be null");
   if (!buffer_arg(env, argv[2], &keys, &keys_len) || keys_len % 20 != 0) return fail(env, "keys must be a Buffer of 20-byte ids");
   const size_t count = keys_len / 20;
   if (!typed_arg(env, argv[3], napi_int32_array, &slot, &nslot) || nslot != count) return fail(env, "slot must be an Int32Array of one slot per key");
@@ -577,13 +580,13 @@ static napi_value js_locate(napi_env env, napi_callback_info info) {
       off = (double)be32(ix + at) * 4294967296.0 + be32(ix + at + 4);
     }
     // The entry ends where the next one (by offset) begins.
-    size_t a = 0, b = n;
+    size_t a = 0, b = so ? n : 0;
     while (a < b) {
       size_t mid = a + (b - a) / 2;
       if (so[mid] <= off) a = mid + 1;
       else b = mid;
     }
-    const double end = a < n ? so[a] : -1;
+    const double end = so && a < n ? so[a] : -1;
     sl[k] = mark;
     fr[k] = off;
     tt[k] = end;
